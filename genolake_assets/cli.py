@@ -1,0 +1,219 @@
+"""`genolake`: land files and materialize everything downstream in-process, query the catalog, print reports."""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+import time
+from pathlib import Path
+from typing import List, Optional
+
+import pyarrow as pa
+import typer
+from rich.console import Console
+from rich.table import Table as RichTable
+
+from . import mode
+
+app = typer.Typer(add_completion=False, no_args_is_help=True, help=__doc__)
+console = Console(stderr=True, width=None if sys.stderr.isatty() else 160)
+# Piped or captured output (make demo, CI logs) gets a wide console instead of rich's 80 columns.
+out = Console(width=None if sys.stdout.isatty() else int(os.environ.get("COLUMNS", "160")))
+
+DAGSTER_YAML = """\
+telemetry:
+  enabled: false
+"""
+
+
+def _prepare_dagster_home(settings: mode.Settings) -> Path:
+    home = settings.dagster_home
+    home.mkdir(parents=True, exist_ok=True)
+    if not (home / "dagster.yaml").exists():
+        (home / "dagster.yaml").write_text(DAGSTER_YAML)
+    os.environ["DAGSTER_HOME"] = str(home)
+    return home
+
+
+QUIET = {"loggers": {"console": {"config": {"log_level": "WARNING"}}}}
+
+
+def _metadata_value(event, name):
+    entry = event.materialization.metadata.get(name)
+    return getattr(entry, "value", None) if entry is not None else None
+
+
+def _materialize(defs, selection, instance, partition_key=None, tags=None):
+    from dagster import materialize
+
+    assets = list(defs.assets)
+    return materialize(
+        assets,
+        selection=selection,
+        instance=instance,
+        partition_key=partition_key,
+        resources=defs.resources,
+        tags=tags or {},
+        run_config=QUIET,
+        raise_on_error=False,
+    )
+
+
+def _failure_message(result) -> str:
+    for event in result.all_events:
+        if event.is_step_failure:
+            error = event.step_failure_data.error
+            return (error.message or "").strip().splitlines()[0] if error else "step failed"
+    return "run failed"
+
+
+@app.command()
+def ingest(paths: List[Path] = typer.Argument(..., exists=True, dir_okay=False, readable=True,
+                                               help="VCF (.vcf, .vcf.gz, .vcf.bgz) or ClinVar variant_summary files")):
+    """Land PATHS and materialize raw -> processed -> catalog -> annotated -> reports in this process."""
+    settings = mode.current()
+    _prepare_dagster_home(settings)
+    from dagster import DagsterInstance
+
+    from .definitions import defs
+    from .jobs import INGEST_CLINVAR, INGEST_VCF, PUBLISH
+    from .layers.common import LOCATION_TAG
+    from .partitions import clinvar_releases_partitions, vcf_files_partitions
+
+    landing = defs.resources["landing"]
+    instance = DagsterInstance.get()
+    console.print(f"[bold]genolake[/] home {settings.home} (mode {settings.mode})")
+    failures = 0
+    started = time.monotonic()
+    for number, path in enumerate(paths, start=1):
+        try:
+            landed = landing.land(str(path))
+        except ValueError as exc:
+            console.print(f"[red]x[/] {exc}")
+            failures += 1
+            continue
+        key = landed.partition_key
+        vcf = landed.kind == "vcf"
+        partitions = vcf_files_partitions if vcf else clinvar_releases_partitions
+        instance.add_dynamic_partitions(partitions.name, [key])
+        with console.status(f"[{number}/{len(paths)}] {landed.location}: raw -> processed ..."):
+            t0 = time.monotonic()
+            result = _materialize(defs, INGEST_VCF if vcf else INGEST_CLINVAR, instance, key,
+                                  {LOCATION_TAG: landed.location})
+        if not result.success:
+            failures += 1
+            console.print(f"[red]x[/] [{number}/{len(paths)}] {landed.location}: {_failure_message(result)}")
+            continue
+        counts = {
+            "/".join(e.asset_key.path[1:]): _metadata_value(e, "dagster/row_count")
+            for e in result.get_asset_materialization_events()
+            if e.asset_key.path[0] == "processed"
+        }
+        summary = ", ".join(f"{v:,} {k}" for k, v in counts.items())
+        console.print(f"[green]ok[/] [{number}/{len(paths)}] {landed.location} -> partition {key}: {summary} "
+                      f"({time.monotonic() - t0:.1f}s)")
+    with console.status("publishing: catalog -> annotated -> reports ..."):
+        t0 = time.monotonic()
+        result = _materialize(defs, PUBLISH, instance)
+    if not result.success:
+        console.print(f"[red]x[/] publish: {_failure_message(result)}")
+        raise typer.Exit(1)
+    for event in result.get_asset_materialization_events():
+        console.print(f"[green]ok[/] {event.asset_key.to_user_string()}: "
+                      f"{_metadata_value(event, 'dagster/row_count'):,} rows")
+    console.print(f"published in {time.monotonic() - t0:.1f}s; total {time.monotonic() - started:.1f}s")
+    if failures:
+        console.print(f"[red]{failures} file(s) failed[/]; see the messages above and {settings.quarantine}")
+        raise typer.Exit(1)
+
+
+def _engine():
+    from resources.query import DuckDBQueryEngine
+
+    return DuckDBQueryEngine(home=str(mode.current().home))
+
+
+def _print(table, fmt: str) -> None:
+    if fmt == "csv":
+        import pyarrow.csv as pacsv
+
+        sink = __import__("io").BytesIO()
+        pacsv.write_csv(table, sink)
+        sys.stdout.write(sink.getvalue().decode())
+    elif fmt == "json":
+        sys.stdout.write(json.dumps(table.to_pylist(), default=str, indent=1) + "\n")
+    else:
+        rich = RichTable(show_lines=False, header_style="bold")
+        for name in table.column_names:
+            rich.add_column(name, overflow="fold")
+        for row in table.to_pylist():
+            rich.add_row(*["" if v is None else (f"{v:.4f}" if isinstance(v, float) else str(v)) for v in row.values()])
+        out.print(rich)
+        out.print(f"({table.num_rows} row{'s' if table.num_rows != 1 else ''})")
+
+
+def _shorten(phenotypes: str | None, width: int = 60) -> str | None:
+    """'a|b|c' -> 'a; b (+1 more)' cut to ``width`` characters, for the terminal table only."""
+    if not phenotypes:
+        return phenotypes
+    items = [p for p in phenotypes.split("|") if p]
+    text, shown = "", 0
+    for item in items:
+        candidate = f"{text}; {item}" if text else item
+        if len(candidate) > width and text:
+            break
+        text, shown = candidate, shown + 1
+    if len(text) > width:
+        text = text[: width - 3] + "..."
+    return text + (f" (+{len(items) - shown} more)" if shown < len(items) else "")
+
+
+FORMAT = typer.Option("table", "--format", "-f", help="table (readable), csv or json")
+
+
+@app.command()
+def query(sql: str = typer.Argument(..., help="SQL over the catalog, e.g. SELECT count(*) FROM genolake.samples"),
+          fmt: str = FORMAT):
+    """Run SQL on the local catalog and print the result."""
+    from resources.query import CatalogMissing
+
+    if fmt not in ("table", "csv", "json"):
+        raise typer.BadParameter("--format must be table, csv or json")
+    try:
+        result = _engine().query(sql)
+    except CatalogMissing as exc:
+        console.print(f"[red]{exc}[/]")
+        raise typer.Exit(2)
+    except Exception as exc:  # SQL errors: show DuckDB's message, not a traceback
+        console.print(f"[red]query failed:[/] {exc}")
+        raise typer.Exit(1)
+    _print(result, fmt)
+
+
+@app.command()
+def report(cohort: str = typer.Option("NA12%", help="Cohort: SQL LIKE pattern on sample IDs"),
+           limit: int = typer.Option(50, help="Rows to show"),
+           fmt: str = FORMAT):
+    """Print the pharmacogenomic drug-response report."""
+    from resources.query import CatalogMissing
+
+    from .transforms.report import drug_response_sql
+
+    try:
+        result = _engine().query(drug_response_sql(), [cohort, limit])
+    except CatalogMissing as exc:
+        console.print(f"[red]{exc}[/]")
+        raise typer.Exit(2)
+    columns = ["rank", "rsid", "genotype", "frequency", "sample_count", "cohort_size", "gene_symbol", "phenotype_list"]
+    if fmt == "table":
+        result = result.set_column(result.column_names.index("phenotype_list"), "phenotype_list",
+                                   pa.array([_shorten(p) for p in result["phenotype_list"].to_pylist()], pa.string()))
+        out.print(f"[bold]Drug-response report[/] (cohort {cohort}, ClinVar clinical significance ~ 'response')")
+        _print(result.select(columns), fmt)
+    else:
+        _print(result, fmt)
+
+
+if __name__ == "__main__":
+    app()

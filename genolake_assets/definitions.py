@@ -1,0 +1,36 @@
+"""The genolake code location: assets, checks, sensors, jobs and the resources of the current mode."""
+
+from dagster import (
+    AssetSelection,
+    AutomationConditionSensorDefinition,
+    DefaultSensorStatus,
+    Definitions,
+    in_process_executor,
+)
+
+from resources import resources_for_mode
+
+from .jobs import ingest_clinvar_job, ingest_vcf_job, publish_job
+from .layers.annotated import annotated_variants
+from .layers.catalog import catalog_assets
+from .layers.processed import clinvar, processed_vcf
+from .layers.raw import clinvar_releases, vcf_files
+from .layers.reports import drug_response_report
+from .sensors import landing_sensor
+
+ASSETS = [vcf_files, clinvar_releases, processed_vcf, clinvar, *catalog_assets, annotated_variants, drug_response_report]
+
+automation_sensor = AutomationConditionSensorDefinition(
+    "publish_automation",
+    target=AssetSelection.groups("catalog", "annotated", "reports"),
+    default_status=DefaultSensorStatus.RUNNING,
+    description="Keeps the catalog, annotations and reports up to date after each ingest (eager conditions).",
+)
+
+defs = Definitions(
+    assets=ASSETS,
+    jobs=[ingest_vcf_job, ingest_clinvar_job, publish_job],
+    sensors=[landing_sensor, automation_sensor],
+    resources=resources_for_mode(),
+    executor=in_process_executor,
+)

@@ -1,0 +1,30 @@
+"""Jobs: per-file ingest (raw -> processed) and the publish step (catalog -> annotated -> reports)."""
+
+from dagster import AssetSelection, define_asset_job, in_process_executor
+
+from .partitions import clinvar_releases_partitions, vcf_files_partitions
+
+INGEST_VCF = AssetSelection.assets(["raw", "vcf_files"], ["processed", "sites"], ["processed", "calls"], ["processed", "samples"])
+INGEST_CLINVAR = AssetSelection.assets(["raw", "clinvar_releases"], ["processed", "clinvar"])
+PUBLISH = AssetSelection.groups("catalog", "annotated", "reports")
+
+ingest_vcf_job = define_asset_job(
+    "ingest_vcf",
+    selection=INGEST_VCF,
+    partitions_def=vcf_files_partitions,
+    executor_def=in_process_executor,
+    description="Validate one landed VCF into the raw zone and parse it into processed sites, calls and samples.",
+)
+ingest_clinvar_job = define_asset_job(
+    "ingest_clinvar",
+    selection=INGEST_CLINVAR,
+    partitions_def=clinvar_releases_partitions,
+    executor_def=in_process_executor,
+    description="Validate one landed ClinVar release into the raw zone and type it into processed clinvar.",
+)
+publish_job = define_asset_job(
+    "publish",
+    selection=PUBLISH,
+    executor_def=in_process_executor,
+    description="Register the processed tables in the catalog, annotate with ClinVar and build the reports.",
+)

@@ -1,0 +1,111 @@
+"""Processed layer: Parquet tables parsed from the raw zone, one Dagster partition per landed file.
+
+Each partition is written to a staging folder and committed by swapping its ``source_file=<key>`` (or
+``release=<key>``) folder, so re-materializing a file replaces exactly its rows.
+"""
+
+
+import pyarrow.dataset as ds
+from dagster import AssetKey, AssetSpec, Failure, MaterializeResult, MetadataValue, asset, multi_asset
+
+from genolake_assets.partitions import clinvar_releases_partitions, vcf_files_partitions
+from genolake_assets.transforms import clinvar as clinvar_transform
+from genolake_assets.transforms.tables import CALLS, CLINVAR, SAMPLES, SITES, Table
+from genolake_assets.transforms.vcf import ingest_vcf
+from resources.spark import SparkResource
+from resources.storage import LocalStorage
+
+from .common import OWNERS, column_schema, markdown_preview
+
+VCF_TABLES = (SITES, CALLS, SAMPLES)
+
+
+def _spec(table: Table, upstream: str) -> AssetSpec:
+    return AssetSpec(
+        key=["processed", table.name],
+        deps=[AssetKey(["raw", upstream])],
+        group_name="processed",
+        kinds={"spark", "parquet"},
+        owners=OWNERS,
+        description=table.description,
+        partitions_def=vcf_files_partitions if upstream == "vcf_files" else clinvar_releases_partitions,
+        metadata={"table": table.qualified_name, "dagster/column_schema": column_schema(table)},
+    )
+
+
+def partition_metadata(storage: LocalStorage, table: Table, partition_dir: str, rows: int, files: list[dict]) -> dict:
+    location = f"{storage.table_location(table.name)}/{partition_dir}"
+    preview = ds.dataset(location, format="parquet", partitioning="hive").head(10) if rows else None
+    return {
+        "dagster/row_count": rows,
+        "dagster/column_schema": column_schema(table),
+        "table": table.qualified_name,
+        "location": MetadataValue.path(location),
+        "files": len(files),
+        "bytes": sum(f["bytes"] for f in files),
+        "chromosomes": ", ".join(sorted({f["chromosome"] for f in files if f.get("chromosome")})) or "-",
+        "preview": markdown_preview(preview) if preview is not None else MetadataValue.md("_no rows_"),
+    }
+
+
+@multi_asset(
+    name="processed_vcf",
+    specs=[_spec(t, "vcf_files") for t in VCF_TABLES],
+    partitions_def=vcf_files_partitions,
+    can_subset=False,
+)
+def processed_vcf(context, spark: SparkResource, storage: LocalStorage):
+    """Parse one raw VCF with htslib inside Spark tasks (one per tabix region) into sites, calls and samples."""
+    key = context.partition_key
+    path = storage.current_raw("vcf", key)
+    source = storage.raw_source("vcf", key)
+    staging = storage.new_staging()
+    try:
+        try:
+            stats = ingest_vcf(spark.spark_session, path, staging, key, source_path=source["location"])
+        except Exception as exc:
+            raise Failure(description=f"{source['location']}: could not be parsed: {exc}", allow_retries=False) from exc
+        for table in VCF_TABLES:
+            storage.commit_partition(staging, table.name, f"source_file={key}")
+    finally:
+        storage.discard_staging(staging)
+    context.log.info(
+        f"{source['location']}: {stats.rows('sites')} sites, {stats.rows('calls')} calls, "
+        f"{stats.rows('samples')} samples in {stats.regions} region(s)"
+    )
+    for table in VCF_TABLES:
+        files = [f for f in stats.files if f["table"] == table.name]
+        metadata = partition_metadata(storage, table, f"source_file={key}", stats.rows(table.name), files)
+        metadata["source"] = source["location"]
+        if table is SITES:
+            metadata["regions"] = stats.regions
+        yield MaterializeResult(asset_key=AssetKey(["processed", table.name]), metadata=metadata)
+
+
+@asset(
+    key=["processed", "clinvar"],
+    deps=[AssetKey(["raw", "clinvar_releases"])],
+    partitions_def=clinvar_releases_partitions,
+    group_name="processed",
+    kinds={"arrow", "parquet"},
+    owners=OWNERS,
+    description=CLINVAR.description,
+    metadata={"table": CLINVAR.qualified_name, "dagster/column_schema": column_schema(CLINVAR)},
+)
+def clinvar(context, storage: LocalStorage) -> MaterializeResult:
+    key = context.partition_key
+    path = storage.current_raw("clinvar", key)
+    source = storage.raw_source("clinvar", key)
+    staging = storage.new_staging()
+    try:
+        try:
+            files = clinvar_transform.write_release(path, staging, key)
+        except Exception as exc:
+            raise Failure(description=f"{source['location']}: could not be parsed: {exc}", allow_retries=False) from exc
+        storage.commit_partition(staging, "clinvar", f"release={key}")
+    finally:
+        storage.discard_staging(staging)
+    rows = sum(f["rows"] for f in files)
+    metadata = partition_metadata(storage, CLINVAR, f"release={key}", rows, files)
+    metadata["source"] = source["location"]
+    return MaterializeResult(metadata=metadata)

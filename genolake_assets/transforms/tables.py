@@ -1,0 +1,211 @@
+"""The table contracts: every catalogued table's columns, types (Glue/Hive spelling) and comments.
+
+One source of truth for the local catalog (DuckDB views), the Glue catalog, the quality schemas and the
+docs. No dagster import.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+DATABASE = "genolake"
+
+
+@dataclass(frozen=True)
+class Column:
+    name: str
+    type: str  # Glue/Hive type: string, bigint, int, smallint, tinyint, double, float, boolean, date, timestamp, array<string>
+    comment: str
+    nullable: bool = True
+
+
+@dataclass(frozen=True)
+class Table:
+    name: str
+    layer: str
+    description: str
+    columns: tuple[Column, ...]
+    partition_columns: tuple[Column, ...] = field(default_factory=tuple)
+
+    @property
+    def all_columns(self) -> tuple[Column, ...]:
+        return self.columns + self.partition_columns
+
+    @property
+    def column_names(self) -> list[str]:
+        return [c.name for c in self.all_columns]
+
+    @property
+    def qualified_name(self) -> str:
+        return f"{DATABASE}.{self.name}"
+
+
+C = Column
+
+SOURCE_FILE = C("source_file", "string", "Partition: the landed file's key (file stem + hash of its full path)", False)
+CHROMOSOME = C("chromosome", "string", "Partition: chromosome in ClinVar spelling (22, X, MT; no chr prefix)", False)
+
+SITES = Table(
+    "sites",
+    "processed",
+    "One row per variant allele of each landed VCF (multi-allelic records split), with genotype counts "
+    "and AC/AN/AF computed from the genotypes.",
+    (
+        C("start", "bigint", "0-based start (VCF POS - 1)", False),
+        C("end", "bigint", "0-based exclusive end (start + length of REF, or INFO/END for symbolic alleles)", False),
+        C("ref", "string", "Reference allele as in the VCF", False),
+        C("alt", "string", "This row's alternate allele", False),
+        C("alt_index", "smallint", "Index of this ALT in the VCF record (1 = first ALT)", False),
+        C("n_alleles", "smallint", "Number of alleles in the VCF record (REF + ALTs)", False),
+        C("rsid", "string", "VCF ID column (rsID when present), null for '.'"),
+        C("qual", "float", "VCF QUAL, null for '.'"),
+        C("filters", "array<string>", "VCF FILTER values (['PASS'] when passed), null for '.'"),
+        C("n_hom_ref", "int", "Samples with no copy of this ALT and no missing allele", False),
+        C("n_het", "int", "Samples with at least one but not all alleles equal to this ALT", False),
+        C("n_hom_alt", "int", "Samples whose alleles are all this ALT", False),
+        C("n_missing", "int", "Samples with at least one missing allele ('.')", False),
+        C("ac", "int", "Allele count of this ALT over called alleles", False),
+        C("an", "int", "Number of called (non-missing) alleles", False),
+        C("af", "double", "ac / an, null when an = 0"),
+        C("hom_ref_ploidy", "tinyint", "Ploidy of the samples implied homozygous reference (no row in calls)"),
+        C("hom_ref_phased", "boolean", "Phasing of the samples implied homozygous reference (0|0 when true)"),
+    ),
+    (SOURCE_FILE, CHROMOSOME),
+)
+
+CALLS = Table(
+    "calls",
+    "processed",
+    "Sparse genotypes: one row per sample x variant allele where the sample carries the allele or has a "
+    "missing allele. A sample of the file with no row at a site is homozygous reference (spelled as the "
+    "site's hom_ref_ploidy/hom_ref_phased).",
+    (
+        C("start", "bigint", "0-based start of the site", False),
+        C("ref", "string", "Reference allele of the site", False),
+        C("alt", "string", "Alternate allele of the site (row of sites)", False),
+        C("alt_index", "smallint", "Index of the site's ALT in the VCF record", False),
+        C("sample_id", "string", "Sample ID as in the VCF header", False),
+        C("allele1", "smallint", "First allele index as written in the VCF (0 = REF, n = nth ALT, -1 = '.')", False),
+        C("allele2", "smallint", "Second allele index as written (-1 = '.'), null for haploid calls"),
+        C("phased", "boolean", "True when the genotype is phased ('|')", False),
+    ),
+    (SOURCE_FILE, CHROMOSOME),
+)
+
+SAMPLES = Table(
+    "samples",
+    "processed",
+    "Samples of each landed VCF (sample id x source file).",
+    (
+        C("sample_id", "string", "Sample ID as in the VCF header", False),
+        C("sample_index", "int", "0-based column of the sample in the VCF", False),
+        C("source_path", "string", "The landed file's path or key", False),
+    ),
+    (SOURCE_FILE,),
+)
+
+CLINVAR = Table(
+    "clinvar",
+    "processed",
+    "ClinVar variant_summary releases, typed; both assemblies; VCF-style position and alleles kept.",
+    (
+        C("allele_id", "bigint", "ClinVar AlleleID", False),
+        C("type", "string", "Variant type (single nucleotide variant, Deletion, ...)"),
+        C("name", "string", "HGVS-style name"),
+        C("gene_id", "bigint", "NCBI GeneID, null when -1"),
+        C("gene_symbol", "string", "Gene symbol(s)"),
+        C("hgnc_id", "string", "HGNC ID, null for '-'"),
+        C("clinical_significance", "string", "Aggregate clinical significance (e.g. 'drug response')"),
+        C("clin_sig_simple", "int", "1 = at least one pathogenic/likely pathogenic, 0 = none, -1 = no data"),
+        C("last_evaluated", "date", "Last evaluated date, null for '-'"),
+        C("rs_dbsnp", "bigint", "dbSNP rs number, null when -1"),
+        C("rsid", "string", "'rs' + rs_dbsnp, null when absent"),
+        C("nsv_esv_dbvar", "string", "dbVar accession"),
+        C("rcv_accession", "string", "RCV accessions, '|'-separated"),
+        C("phenotype_ids", "string", "Phenotype IDs"),
+        C("phenotype_list", "string", "Phenotypes, '|'-separated"),
+        C("origin", "string", "Origin"),
+        C("origin_simple", "string", "Origin (simplified)"),
+        C("assembly", "string", "GRCh37, GRCh38, NCBI36, null for 'na'"),
+        C("chromosome_accession", "string", "RefSeq accession of the chromosome"),
+        C("start", "bigint", "ClinVar Start (1-based; lines up with VCF POS only for SNVs), null when -1"),
+        C("stop", "bigint", "ClinVar Stop, null when -1"),
+        C("reference_allele", "string", "ClinVar ReferenceAllele, null for 'na' (most rows in current releases)"),
+        C("alternate_allele", "string", "ClinVar AlternateAllele, null for 'na'"),
+        C("cytogenetic", "string", "Cytogenetic band"),
+        C("review_status", "string", "Review status"),
+        C("number_submitters", "int", "Number of submitters"),
+        C("guidelines", "string", "Guidelines"),
+        C("tested_in_gtr", "string", "Tested in GTR (Y/N)"),
+        C("other_ids", "string", "Other IDs"),
+        C("submitter_categories", "int", "Submitter categories"),
+        C("variation_id", "bigint", "ClinVar VariationID"),
+        C("position_vcf", "bigint", "VCF-style 1-based position, null when -1"),
+        C("reference_allele_vcf", "string", "VCF-style reference allele, null for 'na'"),
+        C("alternate_allele_vcf", "string", "VCF-style alternate allele, null for 'na'"),
+        C("vcf_start", "bigint", "0-based start = position_vcf - 1 (the join key with sites.start)"),
+    ),
+    (C("release", "string", "Partition: the landed ClinVar file's key", False), CHROMOSOME),
+)
+
+ANNOTATED_VARIANTS = Table(
+    "annotated_variants",
+    "annotated",
+    "Sites joined to ClinVar on chromosome, 0-based start = PositionVCF - 1, ref = ReferenceAlleleVCF, "
+    "alt = AlternateAlleleVCF and assembly.",
+    (
+        C("source_file", "string", "The site's landed file key", False),
+        C("start", "bigint", "0-based start", False),
+        C("end", "bigint", "0-based exclusive end", False),
+        C("ref", "string", "Reference allele", False),
+        C("alt", "string", "Alternate allele", False),
+        C("alt_index", "smallint", "Index of the ALT in the VCF record", False),
+        C("vcf_rsid", "string", "VCF ID column of the site"),
+        C("ac", "int", "Allele count in the file", False),
+        C("an", "int", "Called alleles in the file", False),
+        C("af", "double", "Allele frequency in the file"),
+        C("hom_ref_ploidy", "tinyint", "Ploidy implied for samples with no call row"),
+        C("hom_ref_phased", "boolean", "Phasing implied for samples with no call row"),
+        C("assembly", "string", "ClinVar assembly joined on", False),
+        C("clinvar_release", "string", "ClinVar release (landed file key) joined", False),
+        C("allele_id", "bigint", "ClinVar AlleleID", False),
+        C("variation_id", "bigint", "ClinVar VariationID"),
+        C("rsid", "string", "ClinVar rsID ('rs' + RS# (dbSNP))"),
+        C("gene_symbol", "string", "Gene symbol(s)"),
+        C("type", "string", "ClinVar variant type"),
+        C("name", "string", "ClinVar name"),
+        C("clinical_significance", "string", "Clinical significance"),
+        C("review_status", "string", "Review status"),
+        C("phenotype_list", "string", "Phenotypes, '|'-separated"),
+    ),
+    (CHROMOSOME,),
+)
+
+DRUG_RESPONSE_REPORT = Table(
+    "drug_response_report",
+    "reports",
+    "Pharmacogenomic drug-response report: for each ClinVar variant whose clinical significance contains "
+    "'response', the frequency of each genotype among the cohort's samples (hom-ref included), top 50.",
+    (
+        C("rank", "int", "1 = highest frequency", False),
+        C("rsid", "string", "ClinVar rsID"),
+        C("genotype", "string", "Genotype as written in the VCF, e.g. 0|1", False),
+        C("genotype0", "smallint", "First allele index (-1 = '.')", False),
+        C("genotype1", "smallint", "Second allele index (-1 = '.'), null for haploid"),
+        C("frequency", "double", "Samples with this genotype / cohort samples", False),
+        C("sample_count", "bigint", "Samples with this genotype", False),
+        C("cohort_size", "bigint", "Distinct samples matching the cohort pattern", False),
+        C("gene_symbol", "string", "Gene symbol(s)"),
+        C("chromosome", "string", "Chromosome", False),
+        C("position", "bigint", "1-based VCF position", False),
+        C("ref", "string", "Reference allele", False),
+        C("alt", "string", "Alternate allele", False),
+        C("clinical_significance", "string", "Clinical significance"),
+        C("phenotype_list", "string", "Phenotypes, '|'-separated"),
+        C("cohort", "string", "Sample-ID pattern of the cohort (SQL LIKE)", False),
+    ),
+)
+
+TABLES: dict[str, Table] = {
+    t.name: t for t in (SITES, CALLS, SAMPLES, CLINVAR, ANNOTATED_VARIANTS, DRUG_RESPONSE_REPORT)
+}

@@ -1,0 +1,136 @@
+"""Storage zones: raw (immutable copies of landed files), quarantine, and the Parquet warehouse.
+
+Local face: folders under GENOLAKE_HOME. Table data is written to a staging folder first and then committed
+by swapping whole partition folders, so a failed or killed run never leaves half a partition published.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import uuid
+from datetime import datetime, timezone
+from pathlib import Path
+
+from dagster import ConfigurableResource
+
+
+class LocalStorage(ConfigurableResource):
+    home: str
+
+    # -- zones -------------------------------------------------------------------------------------------
+    @property
+    def raw_root(self) -> Path:
+        return Path(self.home) / "raw"
+
+    @property
+    def quarantine_root(self) -> Path:
+        return Path(self.home) / "quarantine"
+
+    @property
+    def warehouse(self) -> Path:
+        return Path(self.home) / "warehouse"
+
+    def table_location(self, table: str) -> str:
+        return str(self.warehouse / table)
+
+    # -- raw zone ----------------------------------------------------------------------------------------
+    def put_raw(self, kind: str, key: str, source: str, sha256: str, name: str, location: str) -> str:
+        """Copy a landed file (and its index) into ``raw/<kind>/<key>/<sha256[:16]>/``; never overwrite."""
+        version_dir = self.raw_root / kind / key / sha256[:16]
+        target = version_dir / name
+        if not target.exists():
+            version_dir.mkdir(parents=True, exist_ok=True)
+            tmp = version_dir / ("." + name + ".part")
+            shutil.copyfile(source, tmp)
+            for suffix in (".tbi", ".csi"):
+                if os.path.exists(source + suffix):
+                    shutil.copyfile(source + suffix, str(target) + suffix)
+            os.replace(tmp, target)
+            (version_dir / "SOURCE.json").write_text(json.dumps(
+                {"location": location, "sha256": sha256, "name": name,
+                 "copied_at": datetime.now(timezone.utc).isoformat()}, indent=2) + "\n")
+        (self.raw_root / kind / key / "CURRENT").write_text(str(target.relative_to(self.raw_root / kind / key)) + "\n")
+        return str(target)
+
+    def raw_source(self, kind: str, key: str) -> dict:
+        """Where the current raw copy came from: location (landing path or S3 key), sha256, name."""
+        return json.loads((Path(self.current_raw(kind, key)).parent / "SOURCE.json").read_text())
+
+    def current_raw(self, kind: str, key: str) -> str:
+        pointer = self.raw_root / kind / key / "CURRENT"
+        if not pointer.exists():
+            raise FileNotFoundError(f"no raw copy for {kind} partition {key!r}: materialize raw/{kind} first")
+        return str(self.raw_root / kind / key / pointer.read_text().strip())
+
+    # -- quarantine --------------------------------------------------------------------------------------
+    def quarantine(self, source: str, location: str, reason: dict) -> str:
+        """Copy a rejected file (and index) to ``quarantine/`` with ``<name>.reason.json`` beside it."""
+        stamp = datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%SZ")
+        folder = self.quarantine_root / stamp
+        folder.mkdir(parents=True, exist_ok=True)
+        name = Path(location).name
+        target = folder / name
+        shutil.copyfile(source, target)
+        for suffix in (".tbi", ".csi"):
+            if os.path.exists(source + suffix):
+                shutil.copyfile(source + suffix, str(target) + suffix)
+        record = {"file": location, "quarantined_at": stamp, **reason}
+        (folder / (name + ".reason.json")).write_text(json.dumps(record, indent=2) + "\n")
+        return str(target)
+
+    # -- warehouse: staging and commit ---------------------------------------------------------------------
+    def new_staging(self) -> str:
+        path = self.warehouse / "_staging" / uuid.uuid4().hex
+        path.mkdir(parents=True, exist_ok=True)
+        return str(path)
+
+    def discard_staging(self, staging: str) -> None:
+        shutil.rmtree(staging, ignore_errors=True)
+
+    def commit_partition(self, staging: str, table: str, partition_dir: str) -> str:
+        """Replace ``warehouse/<table>/<partition_dir>`` with the staged folder of the same name.
+
+        The old folder is first moved aside, then the new one renamed in (both renames on one file system),
+        so readers see either the old or the new partition, and a re-materialization leaves no leftovers.
+        An empty staged partition removes the published one.
+        """
+        staged = Path(staging) / table / partition_dir
+        final = self.warehouse / table / partition_dir
+        trash = self.warehouse / "_trash" / uuid.uuid4().hex
+        final.parent.mkdir(parents=True, exist_ok=True)
+        if final.exists():
+            trash.parent.mkdir(parents=True, exist_ok=True)
+            os.replace(final, trash)
+        if staged.exists():
+            os.replace(staged, final)
+        shutil.rmtree(trash, ignore_errors=True)
+        return str(final)
+
+    def commit_table(self, staging: str, table: str) -> str:
+        """Replace a whole (unpartitioned-by-file) table with its staged folder."""
+        staged = Path(staging) / table
+        final = self.warehouse / table
+        trash = self.warehouse / "_trash" / uuid.uuid4().hex
+        if final.exists():
+            trash.parent.mkdir(parents=True, exist_ok=True)
+            os.replace(final, trash)
+        if staged.exists():
+            os.replace(staged, final)
+        else:
+            final.mkdir(parents=True, exist_ok=True)
+        shutil.rmtree(trash, ignore_errors=True)
+        return str(final)
+
+    def parquet_files(self, table: str) -> list[str]:
+        root = self.warehouse / table
+        return sorted(str(p) for p in root.rglob("*.parquet")) if root.exists() else []
+
+    def partition_dirs(self, table: str, depth: int) -> list[str]:
+        """Published partition folders of a table, relative to the table (``source_file=x/chromosome=22``)."""
+        root = self.warehouse / table
+        if not root.exists() or depth == 0:
+            return []
+        pattern = "/".join(["*=*"] * depth)
+        return sorted(str(p.relative_to(root)) for p in root.glob(pattern) if p.is_dir())
