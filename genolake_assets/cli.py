@@ -44,16 +44,15 @@ def _metadata_value(event, name):
     return getattr(entry, "value", None) if entry is not None else None
 
 
-def _materialize(defs, selection, instance, partition_key=None, tags=None):
+def _materialize(defs, resources, selection, instance, partition_key=None, tags=None):
     from dagster import materialize
 
-    assets = list(defs.assets)
     return materialize(
-        assets,
+        list(defs.assets),
         selection=selection,
         instance=instance,
         partition_key=partition_key,
-        resources=defs.resources,
+        resources=resources,
         tags=tags or {},
         run_config=QUIET,
         raise_on_error=False,
@@ -76,12 +75,15 @@ def ingest(paths: List[Path] = typer.Argument(..., exists=True, dir_okay=False, 
     _prepare_dagster_home(settings)
     from dagster import DagsterInstance
 
+    from resources import resources_for_mode
+
     from .definitions import defs
     from .jobs import INGEST_CLINVAR, INGEST_VCF, PUBLISH
     from .layers.common import LOCATION_TAG
     from .partitions import clinvar_releases_partitions, vcf_files_partitions
 
-    landing = defs.resources["landing"]
+    resources = resources_for_mode(settings)  # built now: GENOLAKE_HOME may differ from import time
+    landing = resources["landing"]
     instance = DagsterInstance.get()
     console.print(f"[bold]genolake[/] home {settings.home} (mode {settings.mode})")
     failures = 0
@@ -99,7 +101,7 @@ def ingest(paths: List[Path] = typer.Argument(..., exists=True, dir_okay=False, 
         instance.add_dynamic_partitions(partitions.name, [key])
         with console.status(f"[{number}/{len(paths)}] {landed.location}: raw -> processed ..."):
             t0 = time.monotonic()
-            result = _materialize(defs, INGEST_VCF if vcf else INGEST_CLINVAR, instance, key,
+            result = _materialize(defs, resources, INGEST_VCF if vcf else INGEST_CLINVAR, instance, key,
                                   {LOCATION_TAG: landed.location})
         if not result.success:
             failures += 1
@@ -115,7 +117,7 @@ def ingest(paths: List[Path] = typer.Argument(..., exists=True, dir_okay=False, 
                       f"({time.monotonic() - t0:.1f}s)")
     with console.status("publishing: catalog -> annotated -> reports ..."):
         t0 = time.monotonic()
-        result = _materialize(defs, PUBLISH, instance)
+        result = _materialize(defs, resources, PUBLISH, instance)
     if not result.success:
         console.print(f"[red]x[/] publish: {_failure_message(result)}")
         raise typer.Exit(1)

@@ -8,6 +8,7 @@ Each partition is written to a staging folder and committed by swapping its ``so
 import pyarrow.dataset as ds
 from dagster import AssetKey, AssetSpec, Failure, MaterializeResult, MetadataValue, asset, multi_asset
 
+from genolake_assets.checks import clinvar_check, failed, processed_check_specs, vcf_partition_checks
 from genolake_assets.partitions import clinvar_releases_partitions, vcf_files_partitions
 from genolake_assets.transforms import clinvar as clinvar_transform
 from genolake_assets.transforms.tables import CALLS, CLINVAR, SAMPLES, SITES, Table
@@ -52,6 +53,7 @@ def partition_metadata(storage: LocalStorage, table: Table, partition_dir: str, 
     name="processed_vcf",
     specs=[_spec(t, "vcf_files") for t in VCF_TABLES],
     partitions_def=vcf_files_partitions,
+    check_specs=[spec for t in VCF_TABLES for spec in processed_check_specs(t.name)],
     can_subset=False,
 )
 def processed_vcf(context, spark: SparkResource, storage: LocalStorage):
@@ -65,6 +67,13 @@ def processed_vcf(context, spark: SparkResource, storage: LocalStorage):
             stats = ingest_vcf(spark.spark_session, path, staging, key, source_path=source["location"])
         except Exception as exc:
             raise Failure(description=f"{source['location']}: could not be parsed: {exc}", allow_retries=False) from exc
+        n_samples = stats.rows("samples")
+        checks = vcf_partition_checks(spark.spark_session, staging, key, n_samples)
+        if failed(checks):
+            raise Failure(
+                description=f"{source['location']}: not published, blocking checks failed: " + "; ".join(failed(checks)),
+                allow_retries=False,
+            )
         for table in VCF_TABLES:
             storage.commit_partition(staging, table.name, f"source_file={key}")
     finally:
@@ -80,6 +89,7 @@ def processed_vcf(context, spark: SparkResource, storage: LocalStorage):
         if table is SITES:
             metadata["regions"] = stats.regions
         yield MaterializeResult(asset_key=AssetKey(["processed", table.name]), metadata=metadata)
+    yield from checks
 
 
 @asset(
@@ -91,8 +101,9 @@ def processed_vcf(context, spark: SparkResource, storage: LocalStorage):
     owners=OWNERS,
     description=CLINVAR.description,
     metadata={"table": CLINVAR.qualified_name, "dagster/column_schema": column_schema(CLINVAR)},
+    check_specs=processed_check_specs("clinvar"),
 )
-def clinvar(context, storage: LocalStorage) -> MaterializeResult:
+def clinvar(context, storage: LocalStorage):
     key = context.partition_key
     path = storage.current_raw("clinvar", key)
     source = storage.raw_source("clinvar", key)
@@ -102,10 +113,15 @@ def clinvar(context, storage: LocalStorage) -> MaterializeResult:
             files = clinvar_transform.write_release(path, staging, key)
         except Exception as exc:
             raise Failure(description=f"{source['location']}: could not be parsed: {exc}", allow_retries=False) from exc
+        check = clinvar_check(ds.dataset(f"{staging}/clinvar", format="parquet", partitioning="hive").to_table().to_pandas())
+        if not check.passed:
+            raise Failure(description=f"{source['location']}: not published, blocking checks failed: "
+                          + "; ".join(failed([check])), allow_retries=False)
         storage.commit_partition(staging, "clinvar", f"release={key}")
     finally:
         storage.discard_staging(staging)
     rows = sum(f["rows"] for f in files)
     metadata = partition_metadata(storage, CLINVAR, f"release={key}", rows, files)
     metadata["source"] = source["location"]
-    return MaterializeResult(metadata=metadata)
+    yield MaterializeResult(metadata=metadata)
+    yield check

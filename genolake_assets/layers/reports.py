@@ -4,10 +4,20 @@
 import os
 
 import pyarrow.parquet as pq
-from dagster import AssetKey, AutomationCondition, Config, MaterializeResult, MetadataValue, asset
+from dagster import (
+    AssetCheckResult,
+    AssetCheckSpec,
+    AssetKey,
+    AutomationCondition,
+    Config,
+    MaterializeResult,
+    MetadataValue,
+    asset,
+)
 
 from genolake_assets.transforms.report import DEFAULT_COHORT, DEFAULT_LIMIT, drug_response_sql
 from genolake_assets.transforms.tables import DRUG_RESPONSE_REPORT
+from quality.schemas import validate_report
 from resources.catalog import LocalCatalog
 from resources.query import DuckDBQueryEngine
 from resources.storage import LocalStorage
@@ -38,6 +48,9 @@ REPORT_COLUMNS = ["rank", "rsid", "genotype", "frequency", "sample_count", "gene
     metadata={"table": DRUG_RESPONSE_REPORT.qualified_name,
               "dagster/column_schema": column_schema(DRUG_RESPONSE_REPORT)},
     automation_condition=AutomationCondition.eager(),
+    check_specs=[AssetCheckSpec("report_schema", asset=["reports", "drug_response_report"],
+                                description="pandera: frequencies in (0, 1], sorted, at most 1 per variant, "
+                                "well-formed genotypes")],
 )
 def drug_response_report(context, config: ReportConfig, query_engine: DuckDBQueryEngine, storage: LocalStorage,
                          catalog: LocalCatalog) -> MaterializeResult:
@@ -60,4 +73,9 @@ def drug_response_report(context, config: ReportConfig, query_engine: DuckDBQuer
         }
     )
     context.log.info(f"drug-response report: {report.num_rows} rows, cohort {config.cohort} ({cohort_size} samples)")
-    return MaterializeResult(metadata=metadata)
+    outcome = validate_report(report.to_pandas())
+    return MaterializeResult(
+        metadata=metadata,
+        check_results=[AssetCheckResult(check_name="report_schema", passed=outcome.passed,
+                                         metadata={"errors": outcome.summary(), "rows": report.num_rows})],
+    )

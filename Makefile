@@ -1,0 +1,47 @@
+# genolake: `make demo` and `make test` set everything up on first use (a .venv from the lockfile).
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed-$(shell cat requirements.lock pyproject.toml | cksum | cut -d' ' -f1)
+
+export GENOLAKE_HOME ?= $(CURDIR)/.genolake
+export DAGSTER_HOME ?= $(GENOLAKE_HOME)/dagster
+export GX_ANALYTICS_ENABLED := false
+export DAGSTER_DISABLE_TELEMETRY := 1
+export SPARK_LOCAL_IP := 127.0.0.1
+
+SAMPLE := data/sample
+DEMO_FILES := $(SAMPLE)/1kgp3_chr22_CYP2D6_GRCh37.vcf.gz $(SAMPLE)/1kgp3_chr22_COMT_GRCh37.vcf.gz \
+	$(SAMPLE)/variant_summary.2021-01.chr22_or_response.subset.txt.gz
+
+.PHONY: help setup demo test dev clean java
+
+help:  ## list the targets
+	@grep -E '^[a-z]+:.*##' $(MAKEFILE_LIST) | sed 's/:.*## /\t/'
+
+$(STAMP): requirements.lock pyproject.toml
+	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install -q --disable-pip-version-check uv==0.13.9
+	$(BIN)/uv pip install -q --python $(BIN)/python -r requirements.lock
+	$(BIN)/uv pip install -q --python $(BIN)/python --no-deps -e .
+	@rm -f $(VENV)/.installed-*
+	@touch $@
+
+setup: $(STAMP)  ## create .venv from the lockfile
+
+java:
+	@command -v java >/dev/null || { echo "genolake needs Java 17+ for Spark (Debian: apt-get install openjdk-17-jre-headless)"; exit 1; }
+
+demo: $(STAMP) java  ## ingest the sample 1000 Genomes slices + ClinVar locally and print the drug-response report
+	$(BIN)/genolake ingest $(DEMO_FILES)
+	$(BIN)/genolake report
+
+test: $(STAMP) java  ## run the test suite
+	$(BIN)/python -m pytest
+
+dev: $(STAMP) java  ## open the Dagster UI on http://127.0.0.1:3000 over the demo's home
+	@mkdir -p $(DAGSTER_HOME) && test -f $(DAGSTER_HOME)/dagster.yaml || printf 'telemetry:\n  enabled: false\n' > $(DAGSTER_HOME)/dagster.yaml
+	$(BIN)/dagster dev -w workspace.yaml -h 127.0.0.1 -p 3000
+
+clean:  ## remove the local home (landing, raw, warehouse, catalog, Dagster runs)
+	rm -rf $(GENOLAKE_HOME)

@@ -1,0 +1,1 @@
+"""Data-quality rules per table: pandera schemas (Spark and pandas) and Great Expectations suites. No dagster."""

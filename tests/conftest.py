@@ -1,0 +1,43 @@
+import os
+import shutil
+from pathlib import Path
+
+import pytest
+
+os.environ.setdefault("GX_ANALYTICS_ENABLED", "false")
+os.environ.setdefault("SPARK_LOCAL_IP", "127.0.0.1")
+
+ROOT = Path(__file__).resolve().parents[1]
+SAMPLE = ROOT / "data" / "sample"
+VCF_100 = SAMPLE / "1kgp3_chr22_COMT_CYP2D6_GRCh37.100samples.vcf.gz"
+VCF_CYP2D6 = SAMPLE / "1kgp3_chr22_CYP2D6_GRCh37.vcf.gz"
+VCF_COMT = SAMPLE / "1kgp3_chr22_COMT_GRCh37.vcf.gz"
+CLINVAR = SAMPLE / "variant_summary.2021-01.chr22_or_response.subset.txt.gz"
+
+
+@pytest.fixture(scope="session")
+def spark():
+    """One local Spark session for the whole test session (starting one costs ~10 s)."""
+    from resources.spark import SparkResource
+
+    return SparkResource().spark_session
+
+
+@pytest.fixture
+def home(tmp_path, monkeypatch):
+    """A fresh GENOLAKE_HOME (and DAGSTER_HOME inside it) for one test."""
+    path = tmp_path / "genolake"
+    monkeypatch.setenv("GENOLAKE_HOME", str(path))
+    monkeypatch.setenv("DAGSTER_HOME", str(path / "dagster"))
+    monkeypatch.delenv("GENOLAKE_MODE", raising=False)
+    return path
+
+
+def copy_with_index(src: Path, dest_dir: Path, name: str | None = None) -> Path:
+    dest_dir.mkdir(parents=True, exist_ok=True)
+    target = dest_dir / (name or src.name)
+    shutil.copyfile(src, target)
+    for suffix in (".tbi", ".csi"):
+        if Path(str(src) + suffix).exists():
+            shutil.copyfile(str(src) + suffix, str(target) + suffix)
+    return target
