@@ -1,0 +1,86 @@
+"""The code location loads, and every asset carries its layer group, kinds, description and owner."""
+
+import ast
+from pathlib import Path
+
+from dagster import AssetKey
+
+from genolake_assets.definitions import defs
+
+ROOT = Path(__file__).resolve().parents[1]
+
+EXPECTED = {
+    "raw/vcf_files": "raw",
+    "raw/clinvar_releases": "raw",
+    "processed/sites": "processed",
+    "processed/calls": "processed",
+    "processed/samples": "processed",
+    "processed/clinvar": "processed",
+    "catalog/sites": "catalog",
+    "catalog/calls": "catalog",
+    "catalog/samples": "catalog",
+    "catalog/clinvar": "catalog",
+    "annotated/annotated_variants": "annotated",
+    "reports/drug_response_report": "reports",
+}
+
+
+def test_asset_keys_and_groups_snapshot():
+    graph = defs.resolve_asset_graph()
+    keys = {k.to_user_string(): graph.get(k).group_name for k in graph.get_all_asset_keys()}
+    assert keys == EXPECTED  # a rename must be deliberate: it changes table names and lineage
+
+
+def test_every_asset_has_kinds_description_and_owner():
+    graph = defs.resolve_asset_graph()
+    for key in graph.get_all_asset_keys():
+        node = graph.get(key)
+        assert node.description and len(node.description) > 20, key
+        assert node.kinds, key
+        assert node.owners, key
+
+
+def test_table_names_equal_catalog_names():
+    graph = defs.resolve_asset_graph()
+    for key in graph.get_all_asset_keys():
+        if key.path[0] in ("processed", "catalog", "annotated", "reports"):
+            assert graph.get(key).metadata["table"] == f"genolake.{key.path[-1]}"
+
+
+def test_lineage_raw_processed_catalog_annotated_report():
+    graph = defs.resolve_asset_graph()
+
+    def parents(path):
+        return {k.to_user_string() for k in graph.get(AssetKey(path.split("/"))).parent_keys}
+
+    assert parents("processed/calls") == {"raw/vcf_files"}
+    assert parents("catalog/sites") == {"processed/sites"}
+    assert parents("annotated/annotated_variants") == {"catalog/sites", "catalog/clinvar"}
+    assert parents("reports/drug_response_report") == {
+        "annotated/annotated_variants", "catalog/calls", "catalog/samples"}
+
+
+def test_checks_gate_every_processed_table_and_the_report():
+    checked = {k.asset_key.to_user_string() for k in defs.resolve_asset_graph().asset_check_keys}
+    assert {"processed/sites", "processed/calls", "processed/samples", "processed/clinvar",
+            "reports/drug_response_report"} <= checked
+
+
+def test_sensors_and_jobs():
+    assert defs.resolve_sensor_def("landing_sensor")
+    for job in ("ingest_vcf", "ingest_clinvar", "publish"):
+        assert defs.resolve_job_def(job)
+
+
+def test_transforms_quality_and_governance_never_import_dagster():
+    offenders = []
+    for folder in ("genolake_assets/transforms", "quality", "governance"):
+        for path in (ROOT / folder).rglob("*.py"):
+            for node in ast.walk(ast.parse(path.read_text())):
+                names = []
+                if isinstance(node, ast.Import):
+                    names = [a.name for a in node.names]
+                elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+                    names = [node.module]
+                offenders += [f"{path}: {n}" for n in names if n.split(".")[0].startswith("dagster")]
+    assert not offenders

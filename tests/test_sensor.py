@@ -1,0 +1,58 @@
+"""The landing sensor: a partition and a run per new file; same content never twice; changed content again."""
+
+import json
+import os
+
+from dagster import DagsterInstance, build_sensor_context
+
+from genolake_assets.sensors import landing_sensor
+from genolake_assets.transforms.naming import partition_key
+from resources.landing import LocalLandingZone
+from tests.conftest import CLINVAR, VCF_100, copy_with_index
+
+
+def _tick(instance, landing, cursor=None):
+    context = build_sensor_context(instance=instance, cursor=cursor, resources={"landing": landing})
+    return landing_sensor(context)
+
+
+def test_new_files_changed_files_and_repeats(tmp_path):
+    landing = LocalLandingZone(home=str(tmp_path))
+    with DagsterInstance.ephemeral() as instance:
+        empty = _tick(instance, landing)
+        assert not empty.run_requests and empty.skip_reason
+
+        copy_with_index(VCF_100, tmp_path / "landing" / "batch1")
+        copy_with_index(CLINVAR, tmp_path / "landing")
+        (tmp_path / "landing" / "notes.txt").write_text("not an input")
+        first = _tick(instance, landing)
+        by_job = {r.job_name: r for r in first.run_requests}
+        assert set(by_job) == {"ingest_vcf", "ingest_clinvar"}  # the .tbi sidecar and notes.txt are no inputs
+        vcf_key = partition_key(f"batch1/{VCF_100.name}")
+        assert by_job["ingest_vcf"].partition_key == vcf_key
+        assert by_job["ingest_vcf"].tags["genolake/location"] == f"batch1/{VCF_100.name}"
+        added = {r.partitions_def_name: r.partition_keys for r in first.dynamic_partitions_requests}
+        assert added == {"vcf_files": [vcf_key], "clinvar_releases": [partition_key(CLINVAR.name)]}
+
+        # Same content again: identical run keys, which Dagster never launches twice.
+        instance.add_dynamic_partitions("vcf_files", [vcf_key])
+        again = _tick(instance, landing, first.cursor)
+        assert {r.run_key for r in again.run_requests} == {r.run_key for r in first.run_requests}
+        assert all(r.partition_keys == [] or r.partitions_def_name == "clinvar_releases"
+                   for r in again.dynamic_partitions_requests)
+
+        # The same bytes dropped again (new mtime) still hash to the same run key.
+        path = tmp_path / "landing" / "batch1" / VCF_100.name
+        os.utime(path, (1, 1))
+        touched = _tick(instance, landing, again.cursor)
+        assert {r.run_key for r in touched.run_requests} == {r.run_key for r in first.run_requests}
+
+        # Changed content: same partition, new run key.
+        path.write_bytes(path.read_bytes() + b"")
+        with open(path, "ab") as handle:
+            handle.write(b"\n")
+        changed = _tick(instance, landing, touched.cursor)
+        vcf_runs = [r for r in changed.run_requests if r.job_name == "ingest_vcf"]
+        assert vcf_runs[0].partition_key == vcf_key
+        assert vcf_runs[0].run_key != by_job["ingest_vcf"].run_key
+        assert json.loads(changed.cursor)[f"batch1/{VCF_100.name}"]["sha256"] in vcf_runs[0].run_key
