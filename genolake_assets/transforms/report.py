@@ -3,7 +3,9 @@
 Semantics of the AWS genomics data lake guide's Athena query: for each ClinVar variant whose clinical
 significance contains 'response', the frequency of each genotype (genotype0, genotype1 as written in the VCF,
 homozygous reference included) among the cohort's samples (sample IDs matching a LIKE pattern), with rsID and
-phenotype list, highest frequency first. Samples of the site's file with no row in ``calls`` are homozygous
+phenotype list, highest frequency first. A sample typed in several files counts once per variant and
+genotype (a sample whose files disagree shows under both genotypes, which the report's quality check flags as
+frequencies summing above 1). Samples of the site's file with no row in ``calls`` are homozygous
 reference, spelled as the site says (``hom_ref_ploidy``/``hom_ref_phased``). The SQL is plain enough for
 DuckDB (local), Athena and Spark SQL.
 """
@@ -32,6 +34,7 @@ cohort AS (
 cohort_size AS (SELECT count(DISTINCT sample_id) AS n FROM cohort),
 genotypes AS (
     SELECT v.rsid, v.gene_symbol, v.clinical_significance, v.phenotype_list, v.chromosome, v.start, v.ref, v.alt,
+           s.sample_id,
            CASE WHEN c.sample_id IS NULL THEN 0 ELSE c.allele1 END AS genotype0,
            CASE WHEN c.sample_id IS NULL THEN (CASE WHEN v.hom_ref_ploidy > 1 THEN 0 END) ELSE c.allele2 END
                AS genotype1,
@@ -44,7 +47,7 @@ genotypes AS (
 ),
 counted AS (
     SELECT rsid, gene_symbol, clinical_significance, phenotype_list, chromosome, start, ref, alt,
-           genotype0, genotype1, phased, count(*) AS sample_count
+           genotype0, genotype1, phased, count(DISTINCT sample_id) AS sample_count
     FROM genotypes
     GROUP BY rsid, gene_symbol, clinical_significance, phenotype_list, chromosome, start, ref, alt,
              genotype0, genotype1, phased

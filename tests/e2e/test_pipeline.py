@@ -68,6 +68,14 @@ def test_demo_flow_builds_the_19_row_drug_response_report(spark, home):
     assert not list((home / "warehouse" / "_staging").iterdir())
     assert len(_sql(home, "SELECT * FROM genolake.drug_response_report")) == 19
 
+    # The same samples in a second file (the full CYP2D6 slice) are kept apart by source file and
+    # counted once per variant in the report.
+    _cli("ingest", VCF_CYP2D6)
+    by_file = _sql(home, "SELECT source_file, count(*) AS n FROM genolake.samples GROUP BY 1 ORDER BY 2")
+    assert [r["n"] for r in by_file] == [100, 2504]
+    again = _sql(home, "SELECT rsid, genotype, frequency FROM genolake.drug_response_report ORDER BY rank")
+    assert again == [{k: r[k] for k in ("rsid", "genotype", "frequency")} for r in report]
+
 
 def test_another_vcf_in_a_fresh_home_is_queryable_genotype_by_genotype(spark, home):
     _cli("ingest", VCF_CYP2D6)  # no ClinVar yet: annotations and report are empty, not an error
