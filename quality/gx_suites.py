@@ -27,8 +27,8 @@ def clinvar_suite():
     suite.add_expectation(e.ExpectColumnValuesToNotBeNull(column="clinical_significance"))
     suite.add_expectation(e.ExpectColumnValuesToBeInSet(column="assembly", value_set=CLINVAR_ASSEMBLIES))
     suite.add_expectation(e.ExpectColumnValuesToBeBetween(column="position_vcf", min_value=1))
-    suite.add_expectation(e.ExpectColumnValuesToMatchRegex(column="reference_allele_vcf", regex=r"^[ACGTNacgtn]+$"))
-    suite.add_expectation(e.ExpectColumnValuesToMatchRegex(column="alternate_allele_vcf", regex=r"^[ACGTNacgtn]+$"))
+    suite.add_expectation(e.ExpectColumnValuesToMatchRegex(column="reference_allele_vcf", regex=r"^[ACGTN]+$"))
+    suite.add_expectation(e.ExpectColumnValuesToMatchRegex(column="alternate_allele_vcf", regex=r"^[ACGTN]+$"))
     suite.add_expectation(e.ExpectColumnValuesToMatchRegex(column="rsid", regex=r"^rs\d+$"))
     suite.add_expectation(e.ExpectCompoundColumnsToBeUnique(column_list=["allele_id", "assembly", "chromosome"]))
     return suite
