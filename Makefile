@@ -39,9 +39,8 @@ demo: $(STAMP) java  ## ingest the sample 1000 Genomes slices + ClinVar locally 
 test: $(STAMP) java  ## run the test suite
 	$(BIN)/python -m pytest
 
-dev: $(STAMP) java  ## open the Dagster UI on http://127.0.0.1:3000 over the demo's home
-	@mkdir -p $(DAGSTER_HOME) && test -f $(DAGSTER_HOME)/dagster.yaml || printf 'telemetry:\n  enabled: false\n' > $(DAGSTER_HOME)/dagster.yaml
-	$(BIN)/dagster dev -w workspace.yaml -h 127.0.0.1 -p 3000
+dev: $(STAMP) java  ## open the Dagster UI (dagster dev) on http://127.0.0.1:3000 over the demo's home
+	$(BIN)/genolake dev --port 3000
 
 clean:  ## remove the local home (landing, raw, warehouse, catalog, Dagster runs)
 	rm -rf $(GENOLAKE_HOME)

@@ -21,9 +21,13 @@ console = Console(stderr=True, width=None if sys.stderr.isatty() else 160)
 # Piped or captured output (make demo, CI logs) gets a wide console instead of rich's 80 columns.
 out = Console(width=None if sys.stdout.isatty() else int(os.environ.get("COLUMNS", "160")))
 
+# Each ingest run starts a Spark JVM: two at a time is what a 2-core laptop takes.
 DAGSTER_YAML = """\
 telemetry:
   enabled: false
+concurrency:
+  runs:
+    max_concurrent_runs: 2
 """
 
 
@@ -128,6 +132,18 @@ def ingest(paths: List[Path] = typer.Argument(..., exists=True, dir_okay=False, 
     if failures:
         console.print(f"[red]{failures} file(s) failed[/]; see the messages above and {settings.quarantine}")
         raise typer.Exit(1)
+
+
+@app.command()
+def dev(host: str = typer.Option("127.0.0.1", help="Interface for the UI"),
+        port: int = typer.Option(3000, help="Port for the UI")):
+    """Open the Dagster UI (dagster dev) over GENOLAKE_HOME: sensors, lineage, materializations, checks."""
+    settings = mode.current()
+    _prepare_dagster_home(settings)
+    workspace = Path(__file__).resolve().parents[1] / "workspace.yaml"
+    dagster = Path(sys.executable).with_name("dagster")
+    console.print(f"[bold]genolake[/] UI on http://{host}:{port} (home {settings.home})")
+    os.execv(str(dagster), [str(dagster), "dev", "-w", str(workspace), "-h", host, "-p", str(port)])
 
 
 def _engine():

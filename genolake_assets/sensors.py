@@ -14,6 +14,7 @@ from dagster import (
 )
 
 from resources.landing import LocalLandingZone, sha256_file
+from resources.storage import LocalStorage
 
 from .jobs import ingest_clinvar_job, ingest_vcf_job
 from .layers.common import LOCATION_TAG, SHA_TAG
@@ -30,9 +31,10 @@ def _load_cursor(raw: str | None) -> dict:
     minimum_interval_seconds=15,
     default_status=DefaultSensorStatus.RUNNING,
     description="Watches the landing zone: adds a partition per new VCF/ClinVar file and requests its ingest run. "
-    "Run keys are '<partition>:<sha256>', so the same content dropped again is not run again; changed content is.",
+    "Run keys are '<partition>:<sha256>', so the same content dropped again is not run again; changed content is. "
+    "Content already in the warehouse (for example ingested with the CLI) is skipped.",
 )
-def landing_sensor(context: SensorEvaluationContext, landing: LocalLandingZone):
+def landing_sensor(context: SensorEvaluationContext, landing: LocalLandingZone, storage: LocalStorage):
     # The cursor remembers each file's (size, mtime) -> sha256, so unchanged files are not hashed again.
     seen = _load_cursor(context.cursor)
     known = {
@@ -47,6 +49,8 @@ def landing_sensor(context: SensorEvaluationContext, landing: LocalLandingZone):
         next_seen[landed.location] = {"stamp": stamp, "sha256": sha}
         partitions = "vcf_files" if landed.kind == "vcf" else "clinvar_releases"
         key = landed.partition_key
+        if storage.is_published(landed.kind, key, sha):
+            continue
         if key not in known[partitions] and key not in new_keys[partitions]:
             new_keys[partitions].append(key)
         runs.append(
@@ -63,6 +67,7 @@ def landing_sensor(context: SensorEvaluationContext, landing: LocalLandingZone):
         if keys
     ]
     if not runs:
-        return SensorResult(skip_reason=SkipReason("landing zone is empty"), cursor=json.dumps(next_seen))
+        return SensorResult(skip_reason=SkipReason("no new or changed files in the landing zone"),
+                            cursor=json.dumps(next_seen))
     # Dagster drops run requests whose run_key it has seen, so repeated ticks never duplicate a run.
     return SensorResult(run_requests=runs, dynamic_partitions_requests=requests, cursor=json.dumps(next_seen))

@@ -54,6 +54,18 @@ class LocalStorage(ConfigurableResource):
         (self.raw_root / kind / key / "CURRENT").write_text(str(target.relative_to(self.raw_root / kind / key)) + "\n")
         return str(target)
 
+    def mark_published(self, kind: str, key: str) -> None:
+        """Record that the current raw version of a partition has been parsed and committed to the warehouse."""
+        (Path(self.current_raw(kind, key)).parent / "PUBLISHED").touch()
+
+    def is_published(self, kind: str, key: str, sha256: str) -> bool:
+        """True when this exact content (by sha256) of the partition is already in the warehouse."""
+        try:
+            current = Path(self.current_raw(kind, key)).parent
+        except FileNotFoundError:
+            return False
+        return current.name == sha256[:16] and (current / "PUBLISHED").exists()
+
     def raw_source(self, kind: str, key: str) -> dict:
         """Where the current raw copy came from: location (landing path or S3 key), sha256, name."""
         return json.loads((Path(self.current_raw(kind, key)).parent / "SOURCE.json").read_text())

@@ -7,12 +7,14 @@ from dagster import DagsterInstance, build_sensor_context
 
 from genolake_assets.sensors import landing_sensor
 from genolake_assets.transforms.naming import partition_key
-from resources.landing import LocalLandingZone
+from resources.landing import LocalLandingZone, sha256_file
+from resources.storage import LocalStorage
 from tests.conftest import CLINVAR, VCF_100, copy_with_index
 
 
 def _tick(instance, landing, cursor=None):
-    context = build_sensor_context(instance=instance, cursor=cursor, resources={"landing": landing})
+    storage = LocalStorage(home=landing.home)
+    context = build_sensor_context(instance=instance, cursor=cursor, resources={"landing": landing, "storage": storage})
     return landing_sensor(context)
 
 
@@ -56,3 +58,20 @@ def test_new_files_changed_files_and_repeats(tmp_path):
         assert vcf_runs[0].partition_key == vcf_key
         assert vcf_runs[0].run_key != by_job["ingest_vcf"].run_key
         assert json.loads(changed.cursor)[f"batch1/{VCF_100.name}"]["sha256"] in vcf_runs[0].run_key
+
+
+def test_content_already_in_the_warehouse_is_not_run_again(tmp_path):
+    """A file ingested through the CLI (raw copy published) is not re-run when the sensor starts later."""
+    landing = LocalLandingZone(home=str(tmp_path))
+    storage = LocalStorage(home=str(tmp_path))
+    landed = landing.land(str(VCF_100))
+    with DagsterInstance.ephemeral() as instance:
+        assert len(_tick(instance, landing).run_requests) == 1
+        sha = sha256_file(landed.path)
+        storage.put_raw("vcf", landed.partition_key, landed.path, sha, VCF_100.name, landed.location)
+        assert len(_tick(instance, landing).run_requests) == 1  # copied to raw but not yet parsed: still due
+        storage.mark_published("vcf", landed.partition_key)
+        assert _tick(instance, landing).run_requests == []
+        with open(landed.path, "ab") as handle:  # new content under the same name: due again
+            handle.write(b"\n")
+        assert len(_tick(instance, landing).run_requests) == 1

@@ -76,6 +76,7 @@ def processed_vcf(context, spark: SparkResource, storage: LocalStorage):
             )
         for table in VCF_TABLES:
             storage.commit_partition(staging, table.name, f"source_file={key}")
+        storage.mark_published("vcf", key)
     finally:
         storage.discard_staging(staging)
     context.log.info(
@@ -118,6 +119,7 @@ def clinvar(context, storage: LocalStorage):
             raise Failure(description=f"{source['location']}: not published, blocking checks failed: "
                           + "; ".join(failed([check])), allow_retries=False)
         storage.commit_partition(staging, "clinvar", f"release={key}")
+        storage.mark_published("clinvar", key)
     finally:
         storage.discard_staging(staging)
     rows = sum(f["rows"] for f in files)
