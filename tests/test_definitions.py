@@ -84,3 +84,16 @@ def test_transforms_quality_and_governance_never_import_dagster():
                     names = [node.module]
                 offenders += [f"{path}: {n}" for n in names if n.split(".")[0].startswith("dagster")]
     assert not offenders
+
+
+def test_dg_check_defs_validates_the_project():
+    """[tool.dg] in pyproject.toml makes `dg check defs` load and validate the code location."""
+    import os
+    import subprocess
+    import sys
+
+    dg = Path(sys.executable).with_name("dg")
+    env = {**os.environ, "GX_ANALYTICS_ENABLED": "false"}
+    done = subprocess.run([str(dg), "check", "defs"], cwd=ROOT, env=env, capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "All definitions loaded successfully" in done.stdout + done.stderr
