@@ -118,16 +118,6 @@ class LocalCatalog(ConfigurableResource):
         finally:
             con.close()
 
-    def tables(self) -> list[str]:
-        if not Path(self.path).exists():
-            return []
-        con = self._connect(read_only=True)
-        try:
-            return [r[0] for r in con.execute(
-                "SELECT view_name FROM duckdb_views() WHERE schema_name = ? ORDER BY 1", [DATABASE]).fetchall()]
-        finally:
-            con.close()
-
 
 def _preview_sql(table: Table, limit: int) -> str:
     return f"SELECT * FROM {table.qualified_name} LIMIT {int(limit)}"

@@ -70,8 +70,11 @@ class LocalLandingZone(ConfigurableResource):
         import shutil
 
         src = Path(source).resolve()
-        self.root.mkdir(parents=True, exist_ok=True)
         target = self.root / (name or src.name)
+        kind = file_kind(target.name)
+        if kind not in ("vcf", "clinvar"):
+            raise ValueError(f"{src}: not a VCF (.vcf, .vcf.gz, .vcf.bgz) or ClinVar variant_summary file")
+        self.root.mkdir(parents=True, exist_ok=True)
         if src != target.resolve():
             tmp = target.with_name("." + target.name + ".part")
             shutil.copyfile(src, tmp)
@@ -80,9 +83,6 @@ class LocalLandingZone(ConfigurableResource):
                     shutil.copyfile(str(src) + suffix, str(target) + suffix)
             os.replace(tmp, target)
         stat = target.stat()
-        kind = file_kind(target.name)
-        if kind not in ("vcf", "clinvar"):
-            raise ValueError(f"{src}: not a VCF (.vcf, .vcf.gz, .vcf.bgz) or ClinVar variant_summary file")
         return LandedFile(os.path.relpath(target, self.root), str(target), stat.st_size, stat.st_mtime, kind)
 
     def remove(self, landed: LandedFile) -> None:

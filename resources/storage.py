@@ -10,8 +10,10 @@ import json
 import os
 import shutil
 import uuid
+from contextlib import contextmanager
 from datetime import datetime, timezone
 from pathlib import Path
+from typing import Iterator
 
 from dagster import ConfigurableResource
 
@@ -93,13 +95,15 @@ class LocalStorage(ConfigurableResource):
         return str(target)
 
     # -- warehouse: staging and commit ---------------------------------------------------------------------
-    def new_staging(self) -> str:
+    @contextmanager
+    def staging(self) -> Iterator[str]:
+        """A private staging folder for one write; whatever was not committed out of it is removed after."""
         path = self.warehouse / "_staging" / uuid.uuid4().hex
         path.mkdir(parents=True, exist_ok=True)
-        return str(path)
-
-    def discard_staging(self, staging: str) -> None:
-        shutil.rmtree(staging, ignore_errors=True)
+        try:
+            yield str(path)
+        finally:
+            shutil.rmtree(path, ignore_errors=True)
 
     def commit_partition(self, staging: str, table: str, partition_dir: str) -> str:
         """Replace ``warehouse/<table>/<partition_dir>`` with the staged folder of the same name.

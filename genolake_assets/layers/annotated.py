@@ -42,8 +42,7 @@ def newest_release(storage: LocalStorage) -> str | None:
 def annotated_variants(context, config: AnnotateConfig, spark: SparkResource, storage: LocalStorage,
                        catalog: LocalCatalog) -> MaterializeResult:
     release = config.clinvar_release or newest_release(storage)
-    staging = storage.new_staging()
-    try:
+    with storage.staging() as staging:
         if release and storage.parquet_files("sites"):
             session = spark.spark_session
             sites = session.read.option("basePath", storage.table_location("sites")).parquet(storage.table_location("sites"))
@@ -56,8 +55,6 @@ def annotated_variants(context, config: AnnotateConfig, spark: SparkResource, st
         else:
             context.log.warning("nothing to annotate yet: need at least one VCF and one ClinVar release")
         storage.commit_table(staging, "annotated_variants")
-    finally:
-        storage.discard_staging(staging)
     metadata = register(catalog, storage, ANNOTATED_VARIANTS)
     metadata["clinvar_release"] = release or "none"
     metadata["assembly"] = config.assembly

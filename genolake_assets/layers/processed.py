@@ -61,8 +61,7 @@ def processed_vcf(context, spark: SparkResource, storage: LocalStorage):
     key = context.partition_key
     path = storage.current_raw("vcf", key)
     source = storage.raw_source("vcf", key)
-    staging = storage.new_staging()
-    try:
+    with storage.staging() as staging:
         try:
             stats = ingest_vcf(spark.spark_session, path, staging, key, source_path=source["location"])
         except Exception as exc:
@@ -77,8 +76,6 @@ def processed_vcf(context, spark: SparkResource, storage: LocalStorage):
         for table in VCF_TABLES:
             storage.commit_partition(staging, table.name, f"source_file={key}")
         storage.mark_published("vcf", key)
-    finally:
-        storage.discard_staging(staging)
     context.log.info(
         f"{source['location']}: {stats.rows('sites')} sites, {stats.rows('calls')} calls, "
         f"{stats.rows('samples')} samples in {stats.regions} region(s)"
@@ -108,8 +105,7 @@ def clinvar(context, storage: LocalStorage):
     key = context.partition_key
     path = storage.current_raw("clinvar", key)
     source = storage.raw_source("clinvar", key)
-    staging = storage.new_staging()
-    try:
+    with storage.staging() as staging:
         try:
             files = clinvar_transform.write_release(path, staging, key)
         except Exception as exc:
@@ -120,8 +116,6 @@ def clinvar(context, storage: LocalStorage):
                           + "; ".join(failed([check])), allow_retries=False)
         storage.commit_partition(staging, "clinvar", f"release={key}")
         storage.mark_published("clinvar", key)
-    finally:
-        storage.discard_staging(staging)
     rows = sum(f["rows"] for f in files)
     metadata = partition_metadata(storage, CLINVAR, f"release={key}", rows, files)
     metadata["source"] = source["location"]

@@ -24,15 +24,61 @@ def _landed(context, landing: LocalLandingZone, kind: str) -> LandedFile:
     return landed
 
 
-def _reject(context, landing: LocalLandingZone, storage: LocalStorage, landed: LandedFile, reason: str):
-    """Quarantine the file (copy, reason beside it, then remove from landing) and fail this partition."""
-    target = storage.quarantine(landed.path, landed.location, {"reason": reason, "partition_key": context.partition_key})
-    landing.remove(landed)
-    raise Failure(
-        description=f"{landed.location} rejected: {reason}",
-        metadata={"file": landed.location, "reason": reason, "quarantined_to": MetadataValue.path(target)},
-        allow_retries=False,
+class Rejected(Exception):
+    """A landed file genolake will not take; the message says why (file, line, expected, found)."""
+
+
+def _accept(context, landing: LocalLandingZone, storage: LocalStorage, kind: str, validate) -> MaterializeResult:
+    """Validate the partition's landed file and copy it into the raw zone, or quarantine it and fail.
+
+    A rejected file is copied to quarantine/ with its reason beside it, then removed from landing: nothing
+    is lost, and the other partitions keep flowing.
+    """
+    landed = _landed(context, landing, kind)
+    try:
+        details = validate(landed.path)
+    except Rejected as exc:
+        reason = str(exc)
+        target = storage.quarantine(landed.path, landed.location, {"reason": reason, "partition_key": context.partition_key})
+        landing.remove(landed)
+        raise Failure(
+            description=f"{landed.location} rejected: {reason}",
+            metadata={"file": landed.location, "reason": reason, "quarantined_to": MetadataValue.path(target)},
+            allow_retries=False,
+        )
+    sha = sha256_file(landed.path)
+    name = landed.location.split("/")[-1]
+    raw_path = storage.put_raw(kind, context.partition_key, landed.path, sha, name, landed.location)
+    return MaterializeResult(
+        metadata={"location": landed.location, "raw_path": MetadataValue.path(raw_path), "sha256": sha,
+                  "bytes": landed.size, **details}
     )
+
+
+def validate_vcf(path: str) -> dict:
+    try:
+        header = vcf.read_header(path)
+    except Exception as exc:  # htslib refuses the header: nothing downstream could read it
+        raise Rejected(f"not a readable VCF ({type(exc).__name__}: {exc})") from exc
+    if not header.fileformat:
+        raise Rejected("line 1: expected '##fileformat=VCFv4.x', found no fileformat line")
+    return {
+        "compression": header.compression,
+        "indexed": header.has_index,
+        "fileformat": header.fileformat,
+        "samples": len(header.samples),
+        "contigs": ", ".join(header.contigs[:20]) + (" ..." if len(header.contigs) > 20 else ""),
+    }
+
+
+def validate_clinvar(path: str) -> dict:
+    try:
+        ignored = clinvar.check_header(path)
+    except clinvar.ClinVarFormatError as exc:
+        raise Rejected(str(exc)) from exc
+    except Exception as exc:
+        raise Rejected(f"unreadable ({type(exc).__name__}: {exc})") from exc
+    return {"ignored_columns": ", ".join(ignored) or "none"}
 
 
 @asset(
@@ -45,28 +91,7 @@ def _reject(context, landing: LocalLandingZone, storage: LocalStorage, landed: L
     "unchanged into the immutable raw zone with their tabix/CSI index.",
 )
 def vcf_files(context, landing: LocalLandingZone, storage: LocalStorage) -> MaterializeResult:
-    landed = _landed(context, landing, "vcf")
-    try:
-        header = vcf.read_header(landed.path)
-    except Exception as exc:  # htslib refuses the header: nothing downstream could read it
-        _reject(context, landing, storage, landed, f"not a readable VCF ({type(exc).__name__}: {exc})")
-    if not header.fileformat:
-        _reject(context, landing, storage, landed, "line 1: expected '##fileformat=VCFv4.x', found no fileformat line")
-    sha = sha256_file(landed.path)
-    raw_path = storage.put_raw("vcf", context.partition_key, landed.path, sha, landed.location.split("/")[-1], landed.location)
-    return MaterializeResult(
-        metadata={
-            "location": landed.location,
-            "raw_path": MetadataValue.path(raw_path),
-            "sha256": sha,
-            "bytes": landed.size,
-            "compression": header.compression,
-            "indexed": header.has_index,
-            "fileformat": header.fileformat,
-            "samples": len(header.samples),
-            "contigs": ", ".join(header.contigs[:20]) + (" ..." if len(header.contigs) > 20 else ""),
-        }
-    )
+    return _accept(context, landing, storage, "vcf", validate_vcf)
 
 
 @asset(
@@ -79,21 +104,4 @@ def vcf_files(context, landing: LocalLandingZone, storage: LocalStorage) -> Mate
     "unchanged into the immutable raw zone.",
 )
 def clinvar_releases(context, landing: LocalLandingZone, storage: LocalStorage) -> MaterializeResult:
-    landed = _landed(context, landing, "clinvar")
-    try:
-        ignored = clinvar.check_header(landed.path)
-    except clinvar.ClinVarFormatError as exc:
-        _reject(context, landing, storage, landed, str(exc))
-    except Exception as exc:
-        _reject(context, landing, storage, landed, f"unreadable ({type(exc).__name__}: {exc})")
-    sha = sha256_file(landed.path)
-    raw_path = storage.put_raw("clinvar", context.partition_key, landed.path, sha, landed.location.split("/")[-1], landed.location)
-    return MaterializeResult(
-        metadata={
-            "location": landed.location,
-            "raw_path": MetadataValue.path(raw_path),
-            "sha256": sha,
-            "bytes": landed.size,
-            "ignored_columns": ", ".join(ignored) or "none",
-        }
-    )
+    return _accept(context, landing, storage, "clinvar", validate_clinvar)

@@ -55,14 +55,11 @@ REPORT_COLUMNS = ["rank", "rsid", "genotype", "frequency", "sample_count", "gene
 def drug_response_report(context, config: ReportConfig, query_engine: DuckDBQueryEngine, storage: LocalStorage,
                          catalog: LocalCatalog) -> MaterializeResult:
     report = query_engine.query(drug_response_sql(), [config.cohort, config.limit])
-    staging = storage.new_staging()
-    try:
+    with storage.staging() as staging:
         target = os.path.join(staging, "drug_response_report", "part-0.parquet")
         os.makedirs(os.path.dirname(target))
         pq.write_table(report, target, compression="zstd")
         storage.commit_table(staging, "drug_response_report")
-    finally:
-        storage.discard_staging(staging)
     metadata = register(catalog, storage, DRUG_RESPONSE_REPORT)
     cohort_size = report["cohort_size"][0].as_py() if report.num_rows else 0
     metadata.update(

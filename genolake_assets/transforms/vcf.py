@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import os
 import uuid
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterator
 
@@ -127,11 +127,10 @@ def detect_compression(path: str) -> str:
     return "gzip"
 
 
-def _open(path: str, region_mode: bool = False):
+def _open(path: str):
     import cyvcf2
 
-    vcf = cyvcf2.VCF(path, lazy=True, threads=1)
-    return vcf
+    return cyvcf2.VCF(path, lazy=True, threads=1)
 
 
 def read_header(path: str) -> VcfHeader:
@@ -399,11 +398,6 @@ class IngestStats:
     def chromosomes(self, table: str) -> list[str]:
         return sorted({f["chromosome"] for f in self.files if f["table"] == table and f["chromosome"]})
 
-    def bytes(self, table: str) -> int:
-        return sum(f["bytes"] for f in self.files if f["table"] == table)
-
-    def to_dict(self) -> dict:
-        return asdict(self)
 
 
 def ingest_vcf(spark, path: str, out_root: str, source_file: str, source_path: str | None = None,

@@ -100,3 +100,22 @@ def test_another_vcf_in_a_fresh_home_is_queryable_genotype_by_genotype(spark, ho
             expected.append((record.POS, record.REF, alt, a1 if carries else 0, a2 if carries else 0, bool(phased)))
     assert [(r["pos"], r["ref"], r["alt"], r["a1"], r["a2"], r["phased"]) for r in rows] == expected
     assert len(expected) == 653
+
+
+def test_a_bad_file_is_quarantined_with_its_reason_and_the_others_keep_flowing(spark, home, tmp_path):
+    bad = tmp_path / "truncated_upload.vcf"
+    bad.write_text("this is not a VCF\n")
+    result = runner.invoke(app, ["ingest", str(bad), str(VCF_100)], catch_exceptions=False)
+    assert result.exit_code == 1
+    assert "truncated_upload.vcf" in result.output and "not a readable VCF" in result.output
+
+    # the good file went all the way through
+    assert _sql(home, "SELECT count(*) AS n FROM genolake.samples")[0]["n"] == 100
+    # the bad one: copied to quarantine with a reason naming it, removed from landing, never deleted
+    quarantined = list((home / "quarantine").rglob("truncated_upload.vcf"))
+    assert len(quarantined) == 1 and quarantined[0].read_text() == "this is not a VCF\n"
+    reason = json.loads(quarantined[0].with_name("truncated_upload.vcf.reason.json").read_text())
+    assert reason["file"] == "truncated_upload.vcf" and "not a readable VCF" in reason["reason"]
+    assert not (home / "landing" / "truncated_upload.vcf").exists()
+    landed = sorted(p.name for p in (home / "landing").iterdir() if not p.name.endswith(".tbi"))
+    assert landed == [VCF_100.name]

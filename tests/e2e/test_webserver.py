@@ -15,14 +15,7 @@ pytestmark = pytest.mark.slow
 
 ROOT = Path(__file__).resolve().parents[2]
 
-EXPECTED_GROUPS = {
-    "raw/vcf_files": "raw",
-    "raw/clinvar_releases": "raw",
-    **{f"processed/{t}": "processed" for t in ("sites", "calls", "samples", "clinvar")},
-    **{f"catalog/{t}": "catalog" for t in ("sites", "calls", "samples", "clinvar")},
-    "annotated/annotated_variants": "annotated",
-    "reports/drug_response_report": "reports",
-}
+from tests.test_definitions import EXPECTED as EXPECTED_GROUPS  # noqa: E402  (one snapshot of keys and groups)
 
 EXPECTED_EDGES = {
     ("raw/vcf_files", "processed/sites"),
