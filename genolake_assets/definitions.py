@@ -14,11 +14,12 @@ from .jobs import ingest_clinvar_job, ingest_vcf_job, publish_job
 from .layers.annotated import annotated_variants
 from .layers.catalog import catalog_assets
 from .layers.processed import clinvar, processed_vcf
+from .layers.quarantine import quarantine_spec
 from .layers.raw import clinvar_releases, vcf_files
 from .layers.reports import drug_response_report
 from .sensors import landing_sensor
 
-ASSETS = [vcf_files, clinvar_releases, processed_vcf, clinvar, *catalog_assets, annotated_variants, drug_response_report]
+ASSETS = [quarantine_spec, vcf_files, clinvar_releases, processed_vcf, clinvar, *catalog_assets, annotated_variants, drug_response_report]
 
 automation_sensor = AutomationConditionSensorDefinition(
     "publish_automation",

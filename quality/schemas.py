@@ -28,7 +28,7 @@ SPARK_TYPE_NAMES = {
 def _value_checks(Check) -> dict[str, dict[str, list]]:
     return {
         "sites": {
-            "start": [Check.ge(0)],
+            "start": [Check.ge(-1)],  # POS 0 (telomere) is valid VCF
             "alt_index": [Check.ge(1)],
             "n_alleles": [Check.ge(2)],
             "n_hom_ref": [Check.ge(0)],
@@ -40,7 +40,7 @@ def _value_checks(Check) -> dict[str, dict[str, list]]:
             "af": [Check.in_range(0.0, 1.0)],
         },
         "calls": {
-            "start": [Check.ge(0)],
+            "start": [Check.ge(-1)],
             "alt_index": [Check.ge(1)],
             "allele1": [Check.ge(-1)],
             "allele2": [Check.ge(-1)],
@@ -59,6 +59,10 @@ def spark_schema(table: Table):
     for column in table.all_columns:
         if column.type == "array<string>":
             dtype = T.ArrayType(T.StringType())
+        elif column.type == "array<int>":
+            dtype = T.ArrayType(T.IntegerType())
+        elif column.type == "map<string,string>":
+            dtype = T.MapType(T.StringType(), T.StringType())
         else:
             dtype = getattr(T, SPARK_TYPE_NAMES[column.type])()
         columns[column.name] = pas.Column(dtype, nullable=column.nullable, checks=checks.get(column.name, []))

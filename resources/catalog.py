@@ -28,6 +28,8 @@ DUCKDB_TYPES = {
     "date": "DATE",
     "timestamp": "TIMESTAMP",
     "array<string>": "VARCHAR[]",
+    "array<int>": "INTEGER[]",
+    "map<string,string>": "MAP(VARCHAR, VARCHAR)",
 }
 
 # Another process holding the DuckDB file (a concurrent run) makes connect() fail; wait for it.

@@ -68,6 +68,19 @@ class LocalStorage(ConfigurableResource):
             return False
         return current.name == sha256[:16] and (current / "PUBLISHED").exists()
 
+    def retire_raw(self, kind: str, key: str) -> None:
+        """Drop the current raw version of a rejected file (its copy is in quarantine/)."""
+        try:
+            current = Path(self.current_raw(kind, key)).parent
+        except FileNotFoundError:
+            return
+        (current.parent / "CURRENT").unlink(missing_ok=True)
+        shutil.rmtree(current, ignore_errors=True)
+
+    def quarantine_count(self) -> int:
+        root = self.quarantine_root
+        return sum(1 for _ in root.rglob("*.reason.json")) if root.exists() else 0
+
     def raw_source(self, kind: str, key: str) -> dict:
         """Where the current raw copy came from: location (landing path or S3 key), sha256, name."""
         return json.loads((Path(self.current_raw(kind, key)).parent / "SOURCE.json").read_text())

@@ -11,6 +11,7 @@ ROOT = Path(__file__).resolve().parents[1]
 
 EXPECTED = {
     "raw/vcf_files": "raw",
+    "raw/quarantine": "raw",
     "raw/clinvar_releases": "raw",
     "processed/sites": "processed",
     "processed/calls": "processed",

@@ -13,10 +13,14 @@ from genolake_assets.partitions import clinvar_releases_partitions, vcf_files_pa
 from genolake_assets.transforms import clinvar as clinvar_transform
 from genolake_assets.transforms.tables import CALLS, CLINVAR, SAMPLES, SITES, Table
 from genolake_assets.transforms.vcf import ingest_vcf
+from genolake_assets.transforms.vcf_validate import VcfRejected
+from resources.landing import LocalLandingZone
 from resources.spark import SparkResource
 from resources.storage import LocalStorage
 
 from .common import OWNERS, column_schema, markdown_preview
+from .quarantine import reject
+from .raw import warnings_metadata
 
 VCF_TABLES = (SITES, CALLS, SAMPLES)
 
@@ -56,16 +60,20 @@ def partition_metadata(storage: LocalStorage, table: Table, partition_dir: str, 
     check_specs=[spec for t in VCF_TABLES for spec in processed_check_specs(t.name)],
     can_subset=False,
 )
-def processed_vcf(context, spark: SparkResource, storage: LocalStorage):
-    """Parse one raw VCF with htslib inside Spark tasks (one per tabix region) into sites, calls and samples."""
+def processed_vcf(context, spark: SparkResource, storage: LocalStorage, landing: LocalLandingZone):
+    """Parse one raw VCF with htslib inside Spark tasks (one per tabix region) into sites, calls and samples.
+
+    A record genolake will not take rejects the whole file: it is quarantined with the reason and nothing of
+    it is published.
+    """
     key = context.partition_key
     path = storage.current_raw("vcf", key)
     source = storage.raw_source("vcf", key)
     with storage.staging() as staging:
         try:
             stats = ingest_vcf(spark.spark_session, path, staging, key, source_path=source["location"])
-        except Exception as exc:
-            raise Failure(description=f"{source['location']}: could not be parsed: {exc}", allow_retries=False) from exc
+        except VcfRejected as exc:
+            reject(context, landing, storage, "vcf", path, source["location"], exc.to_dict(), raw_key=key)
         n_samples = stats.rows("samples")
         checks = vcf_partition_checks(spark.spark_session, staging, key, n_samples)
         if failed(checks):
@@ -86,6 +94,7 @@ def processed_vcf(context, spark: SparkResource, storage: LocalStorage):
         metadata["source"] = source["location"]
         if table is SITES:
             metadata["regions"] = stats.regions
+            metadata["warnings"] = warnings_metadata(stats.warnings)
         yield MaterializeResult(asset_key=AssetKey(["processed", table.name]), metadata=metadata)
     yield from checks
 
@@ -101,15 +110,15 @@ def processed_vcf(context, spark: SparkResource, storage: LocalStorage):
     metadata={"table": CLINVAR.qualified_name, "dagster/column_schema": column_schema(CLINVAR)},
     check_specs=processed_check_specs("clinvar"),
 )
-def clinvar(context, storage: LocalStorage):
+def clinvar(context, storage: LocalStorage, landing: LocalLandingZone):
     key = context.partition_key
     path = storage.current_raw("clinvar", key)
     source = storage.raw_source("clinvar", key)
     with storage.staging() as staging:
         try:
-            files = clinvar_transform.write_release(path, staging, key)
-        except Exception as exc:
-            raise Failure(description=f"{source['location']}: could not be parsed: {exc}", allow_retries=False) from exc
+            files = clinvar_transform.write_release(path, staging, key, source["location"])
+        except clinvar_transform.ClinVarFormatError as exc:
+            reject(context, landing, storage, "clinvar", path, source["location"], exc.to_dict(), raw_key=key)
         check = clinvar_check(ds.dataset(f"{staging}/clinvar", format="parquet", partitioning="hive").to_table().to_pandas())
         if not check.passed:
             raise Failure(description=f"{source['location']}: not published, blocking checks failed: "

@@ -5,10 +5,12 @@ from dagster import Failure, MaterializeResult, MetadataValue, asset
 
 from genolake_assets.partitions import clinvar_releases_partitions, vcf_files_partitions
 from genolake_assets.transforms import clinvar, vcf
+from genolake_assets.transforms.vcf_validate import VcfRejected, check_header
 from resources.landing import LandedFile, LocalLandingZone, sha256_file
 from resources.storage import LocalStorage
 
 from .common import LOCATION_TAG, OWNERS
+from .quarantine import reject
 
 
 def _landed(context, landing: LocalLandingZone, kind: str) -> LandedFile:
@@ -25,27 +27,20 @@ def _landed(context, landing: LocalLandingZone, kind: str) -> LandedFile:
 
 
 class Rejected(Exception):
-    """A landed file genolake will not take; the message says why (file, line, expected, found)."""
+    """A landed file genolake will not take: ``details`` holds file, line, reason, expected, found, message."""
+
+    def __init__(self, details: dict):
+        super().__init__(details["message"])
+        self.details = details
 
 
 def _accept(context, landing: LocalLandingZone, storage: LocalStorage, kind: str, validate) -> MaterializeResult:
-    """Validate the partition's landed file and copy it into the raw zone, or quarantine it and fail.
-
-    A rejected file is copied to quarantine/ with its reason beside it, then removed from landing: nothing
-    is lost, and the other partitions keep flowing.
-    """
+    """Validate the partition's landed file and copy it into the raw zone, or quarantine it and fail."""
     landed = _landed(context, landing, kind)
     try:
-        details = validate(landed.path)
+        details = validate(landed.path, landed.location)
     except Rejected as exc:
-        reason = str(exc)
-        target = storage.quarantine(landed.path, landed.location, {"reason": reason, "partition_key": context.partition_key})
-        landing.remove(landed)
-        raise Failure(
-            description=f"{landed.location} rejected: {reason}",
-            metadata={"file": landed.location, "reason": reason, "quarantined_to": MetadataValue.path(target)},
-            allow_retries=False,
-        )
+        reject(context, landing, storage, kind, landed.path, landed.location, exc.details)
     sha = sha256_file(landed.path)
     name = landed.location.split("/")[-1]
     raw_path = storage.put_raw(kind, context.partition_key, landed.path, sha, name, landed.location)
@@ -55,29 +50,39 @@ def _accept(context, landing: LocalLandingZone, storage: LocalStorage, kind: str
     )
 
 
-def validate_vcf(path: str) -> dict:
+def warnings_metadata(warnings) -> MetadataValue:
+    items = warnings.items() if isinstance(warnings, dict) else ((w, 1) for w in warnings)
+    lines = [f"- {w}" + (f" (x{n})" if n > 1 else "") for w, n in items]
+    return MetadataValue.md("\n".join(lines) or "none")
+
+
+def validate_vcf(path: str, location: str) -> dict:
     try:
+        checked = check_header(path, location)
         header = vcf.read_header(path)
-    except Exception as exc:  # htslib refuses the header: nothing downstream could read it
-        raise Rejected(f"not a readable VCF ({type(exc).__name__}: {exc})") from exc
-    if not header.fileformat:
-        raise Rejected("line 1: expected '##fileformat=VCFv4.x', found no fileformat line")
+    except VcfRejected as exc:
+        raise Rejected(exc.to_dict()) from exc
+    except Exception as exc:  # htslib refuses a header our checks let through
+        raise Rejected({"file": location, "reason": f"htslib cannot read the header ({exc})",
+                        "message": f"{location}: htslib cannot read the header ({exc})"}) from exc
     return {
         "compression": header.compression,
         "indexed": header.has_index,
         "fileformat": header.fileformat,
-        "samples": len(header.samples),
+        "samples": len(checked.samples),
         "contigs": ", ".join(header.contigs[:20]) + (" ..." if len(header.contigs) > 20 else ""),
+        "warnings": warnings_metadata(checked.warnings),
     }
 
 
-def validate_clinvar(path: str) -> dict:
+def validate_clinvar(path: str, location: str) -> dict:
     try:
-        ignored = clinvar.check_header(path)
+        ignored = clinvar.check_header(path, location)
     except clinvar.ClinVarFormatError as exc:
-        raise Rejected(str(exc)) from exc
+        raise Rejected({"file": location, "line": 1, "reason": str(exc), "message": str(exc)}) from exc
     except Exception as exc:
-        raise Rejected(f"unreadable ({type(exc).__name__}: {exc})") from exc
+        message = f"{location}: unreadable ({type(exc).__name__}: {exc})"
+        raise Rejected({"file": location, "reason": message, "message": message}) from exc
     return {"ignored_columns": ", ".join(ignored) or "none"}
 
 

@@ -68,6 +68,13 @@ SCHEMA = pa.schema([pa.field(c.name, ARROW_TYPES.get(c.type, pa.string())) for c
 class ClinVarFormatError(ValueError):
     """The file is not a ClinVar variant_summary table genolake can read."""
 
+    def __init__(self, message: str, file: str | None = None, line: int | None = None, reason: str | None = None):
+        super().__init__(message)
+        self.file, self.line, self.reason = file, line, reason or message
+
+    def to_dict(self) -> dict:
+        return {"file": self.file, "line": self.line, "reason": self.reason, "message": str(self)}
+
 
 def read_header(path: str) -> list[str]:
     import gzip
@@ -83,13 +90,13 @@ def _is_gzip(path: str) -> bool:
         return handle.read(2) == b"\x1f\x8b"
 
 
-def check_header(path: str) -> list[str]:
+def check_header(path: str, name: str | None = None) -> list[str]:
     """Return the header's unknown (ignored) columns; raise ClinVarFormatError when required ones are missing."""
     header = read_header(path)
     missing = [c for c in REQUIRED if c not in header]
     if missing:
         raise ClinVarFormatError(
-            f"{os.path.basename(path)}: line 1: not a ClinVar variant_summary header: expected columns "
+            f"{name or os.path.basename(path)}: line 1: not a ClinVar variant_summary header: expected columns "
             f"{', '.join(missing)}; found {header[:6]}{'...' if len(header) > 6 else ''}"
         )
     return [c for c in header if c not in HEADER]
@@ -132,9 +139,38 @@ def read_variant_summary(path: str) -> pa.Table:
     return pa.table([arrays[c.name] for c in DATA_COLUMNS], schema=SCHEMA)
 
 
-def write_release(path: str, out_root: str, release: str) -> list[dict]:
-    """Write one ClinVar release under ``out_root/clinvar/release=<release>/chromosome=<c>/``."""
-    table = read_variant_summary(path)
+def _complete_lines(path: str) -> int:
+    """Lines that decompress completely before the stream breaks (to locate a truncation)."""
+    import gzip
+
+    count = 0
+    try:
+        with gzip.open(path, "rb") as handle:
+            for _ in handle:
+                count += 1
+    except (EOFError, OSError):
+        pass
+    return max(count - 1, 0)  # the last line read may itself be cut
+
+
+def write_release(path: str, out_root: str, release: str, name: str | None = None) -> list[dict]:
+    """Write one ClinVar release under ``out_root/clinvar/release=<release>/chromosome=<c>/``.
+
+    Raises ClinVarFormatError naming the file (and the line where one applies) for a file that is not a
+    complete variant_summary table: wrong header, truncated compressed stream, rows with missing fields.
+    """
+    name = name or os.path.basename(path)
+    try:
+        table = read_variant_summary(path)
+    except ClinVarFormatError:
+        raise
+    except (OSError, EOFError) as exc:
+        lines = _complete_lines(path)
+        reason = f"the compressed stream ends early after {lines:,} complete lines (a truncated download?) ({exc})"
+        raise ClinVarFormatError(f"{name}: line {lines + 1}: {reason}", name, lines + 1, reason) from exc
+    except pa.ArrowInvalid as exc:
+        reason = f"a row does not have the header's columns ({exc})"
+        raise ClinVarFormatError(f"{name}: {reason}", name, None, reason) from exc
     chromosome = pc.fill_null(table["chromosome"], "na")
     files = []
     for chrom in sorted(pc.unique(chromosome).to_pylist()):

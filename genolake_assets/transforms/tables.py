@@ -14,7 +14,8 @@ DATABASE = "genolake"
 @dataclass(frozen=True)
 class Column:
     name: str
-    type: str  # Glue/Hive type: string, bigint, int, smallint, tinyint, double, float, boolean, date, timestamp, array<string>
+    type: str  # Glue/Hive type: string, bigint, int, smallint, tinyint, double, float, boolean, date, timestamp,
+    # array<string>, array<int>, map<string,string>
     comment: str
     nullable: bool = True
 
@@ -51,7 +52,7 @@ SITES = Table(
     "One row per variant allele of each landed VCF (multi-allelic records split), with genotype counts "
     "and AC/AN/AF computed from the genotypes.",
     (
-        C("start", "bigint", "0-based start (VCF POS - 1)", False),
+        C("start", "bigint", "0-based start (VCF POS - 1; -1 for a telomere record at POS 0)", False),
         C("end", "bigint", "0-based exclusive end (start + length of REF, or INFO/END for symbolic alleles)", False),
         C("ref", "string", "Reference allele as in the VCF", False),
         C("alt", "string", "This row's alternate allele", False),
@@ -69,6 +70,7 @@ SITES = Table(
         C("af", "double", "ac / an, null when an = 0"),
         C("hom_ref_ploidy", "tinyint", "Ploidy of the samples implied homozygous reference (no row in calls)"),
         C("hom_ref_phased", "boolean", "Phasing of the samples implied homozygous reference (0|0 when true)"),
+        C("info", "map<string,string>", "INFO key -> value as text (flags 'true'); Number=A/R values cut to this ALT"),
     ),
     (SOURCE_FILE, CHROMOSOME),
 )
@@ -88,6 +90,9 @@ CALLS = Table(
         C("allele1", "smallint", "First allele index as written in the VCF (0 = REF, n = nth ALT, -1 = '.')", False),
         C("allele2", "smallint", "Second allele index as written (-1 = '.'), null for haploid calls"),
         C("phased", "boolean", "True when the genotype is phased ('|')", False),
+        C("dp", "int", "FORMAT/DP read depth, null when absent or '.'"),
+        C("gq", "int", "FORMAT/GQ genotype quality, null when absent or '.'"),
+        C("ad", "array<int>", "FORMAT/AD for this site: [REF depth, this ALT's depth], null when absent"),
     ),
     (SOURCE_FILE, CHROMOSOME),
 )

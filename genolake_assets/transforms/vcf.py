@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import os
 import uuid
+from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterator
@@ -29,6 +30,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from .naming import normalize_chromosome
+from .vcf_validate import HeaderInfo, HtslibLog, RecordChecker, VcfRejected, check_header, normalise_warning
 
 # Partition columns (chromosome, source_file) live in the directory names, not inside the files.
 SITES_SCHEMA = pa.schema(
@@ -51,6 +53,7 @@ SITES_SCHEMA = pa.schema(
         pa.field("af", pa.float64()),
         pa.field("hom_ref_ploidy", pa.int8()),
         pa.field("hom_ref_phased", pa.bool_()),
+        pa.field("info", pa.map_(pa.string(), pa.string())),
     ]
 )
 
@@ -64,6 +67,9 @@ CALLS_SCHEMA = pa.schema(
         pa.field("allele1", pa.int16(), nullable=False),
         pa.field("allele2", pa.int16()),
         pa.field("phased", pa.bool_(), nullable=False),
+        pa.field("dp", pa.int32()),
+        pa.field("gq", pa.int32()),
+        pa.field("ad", pa.list_(pa.int32())),
     ]
 )
 
@@ -130,7 +136,8 @@ def detect_compression(path: str) -> str:
 def _open(path: str):
     import cyvcf2
 
-    return cyvcf2.VCF(path, lazy=True, threads=1)
+    # lazy=True would defer unpacking, but then reading rec.FORMAT crashes cyvcf2 0.35: keep the default.
+    return cyvcf2.VCF(path, threads=1)
 
 
 def read_header(path: str) -> VcfHeader:
@@ -187,12 +194,12 @@ class _Batch:
     def __init__(self) -> None:
         self.sites: dict[str, list] = {f.name: [] for f in SITES_SCHEMA}
         # "site" holds each call's row number in this batch's sites: it indexes the ref/alt dictionaries.
-        self.calls: dict[str, list] = {"start": [], "site": [], "alt_index": [], "sample": [],
-                                       "allele1": [], "allele2": [], "allele2_valid": [], "phased": []}
+        self.calls: dict[str, list] = {"start": [], "site": [], "alt_index": [], "sample": [], "allele1": [],
+                                       "allele2": [], "allele2_valid": [], "phased": [], "dp": [], "gq": [],
+                                       "ad": []}
         self.site_ref: list[str] = []
         self.site_alt: list[str] = []
         self.n_sites = 0
-        self.n_calls = 0
 
     def sites_batch(self) -> pa.RecordBatch:
         return pa.RecordBatch.from_arrays(
@@ -217,11 +224,69 @@ class _Batch:
             pa.array(np.concatenate(c["allele1"]), type=pa.int16()),
             pa.array(allele2, type=pa.int16(), mask=~valid2),
             pa.array(np.concatenate(c["phased"]), type=pa.bool_()),
+            _int_column(c["dp"]),
+            _int_column(c["gq"]),
+            _pair_column(c["ad"]),
         ]
         return pa.RecordBatch.from_arrays(arrays, schema=CALLS_SCHEMA)
 
 
-def _add_record(batch: _Batch, rec, n_samples: int) -> None:
+def _int_column(parts: list) -> pa.Array:
+    values = np.concatenate(parts)
+    return pa.array(values, type=pa.int32(), mask=values <= _INT_MISSING)
+
+
+def _pair_column(parts: list) -> pa.Array:
+    """(k, 2) int arrays -> list<int32> of [ref, alt]; rows with a missing value are null."""
+    pairs = np.concatenate(parts).astype(np.int32)
+    offsets = pa.array(np.arange(0, 2 * len(pairs) + 1, 2, dtype=np.int32))
+    mask = pa.array((pairs <= _INT_MISSING).any(axis=1))
+    return pa.ListArray.from_arrays(offsets, pa.array(pairs.ravel(), type=pa.int32()), mask=mask)
+
+
+_INT_MISSING = np.iinfo(np.int32).min + 1  # at or below: htslib's missing / vector-end sentinels
+
+
+def _format_ints(rec, keys: set, key: str, n: int, width: int = 1) -> np.ndarray:
+    """FORMAT/<key> as an (n, width) int32 array, missing as the sentinel; all missing when absent."""
+    if key in keys:
+        values = rec.format(key)
+        if values is not None and values.dtype.kind == "i":
+            if values.shape[1] < width:
+                pad = np.full((n, width - values.shape[1]), np.iinfo(np.int32).min, dtype=values.dtype)
+                values = np.hstack([values, pad])
+            return values.astype(np.int32)
+    return np.full((n, width), np.iinfo(np.int32).min, dtype=np.int32)
+
+
+def _info_map(rec, info_numbers: dict[str, str], alt_index: int) -> list[tuple[str, str]] | None:
+    """INFO as (key, text) pairs for one split allele: Number=A/R values cut to this allele, as bcftools norm does."""
+    items = []
+    for key, value in rec.INFO:
+        number = info_numbers.get(key, ".")
+        if value is True:
+            text = "true"
+        elif isinstance(value, tuple):
+            if number == "A" and len(value) >= alt_index:
+                value = (value[alt_index - 1],)
+            elif number == "R" and len(value) > alt_index:
+                value = (value[0], value[alt_index])
+            text = ",".join("." if v is None else _text(v) for v in value)
+        else:
+            text = _text(value)
+        items.append((key, text))
+    return items or None
+
+
+def _text(value) -> str:
+    if isinstance(value, float):
+        return repr(value) if value == value else "nan"
+    return str(value)
+
+
+def _add_record(batch: _Batch, rec, n_samples: int, header: HeaderInfo, checker: RecordChecker,
+                line: int | None, where: str, samples: list[str]) -> None:
+    checker.check(rec, line, where)
     alts = rec.ALT
     start = rec.start
     end = rec.end
@@ -231,33 +296,42 @@ def _add_record(batch: _Batch, rec, n_samples: int) -> None:
     filt = rec.FILTERS
     filters = list(filt) if filt else None
     n_alleles = len(alts) + 1
+    format_keys = set(rec.FORMAT or []) if n_samples else set()
 
-    gt = rec.genotype.array() if n_samples else None
-    if gt is not None and gt.shape[1] >= 2:
-        alleles = gt[:, :-1]
-        phased = gt[:, -1].astype(bool)
-        present = alleles != _VECTOR_END
-        ploidy = present.sum(axis=1)
-        missing = (alleles == _MISSING).any(axis=1)
-        # Phase is meaningless for haploid calls (htslib flags them phased); normalise for comparisons.
-        phased_cmp = phased & (ploidy > 1)
-        spelling = ploidy.astype(np.int64) * 2 + phased_cmp
-    else:
-        alleles = None
+    alleles = None
+    if "GT" in format_keys:
+        gt = rec.genotype.array()
+        if gt.shape[1] >= 2:
+            alleles = gt[:, :-1]
+            phased = gt[:, -1].astype(bool)
+            present = alleles != _VECTOR_END
+            ploidy = present.sum(axis=1)
+            missing = (alleles == _MISSING).any(axis=1)
+            # Phase is meaningless for haploid calls (htslib flags them phased); normalise for comparisons.
+            phased_cmp = phased & (ploidy > 1)
+            spelling = ploidy.astype(np.int64) * 2 + phased_cmp
+            checker.check_genotypes(rec, alleles, line, where, samples)
+            checker.check_format_sizes(rec, ploidy, line, where, samples)
+            dp = _format_ints(rec, format_keys, "DP", n_samples)[:, 0]
+            gq = _format_ints(rec, format_keys, "GQ", n_samples)[:, 0]
+            ad = _format_ints(rec, format_keys, "AD", n_samples, width=n_alleles)
+    elif n_samples:
+        checker.check_format_sizes(rec, None, line, where, samples)
 
     for alt_index, alt in enumerate(alts, start=1):
         s = batch.sites
         s["start"].append(start)
         s["end"].append(end)
         s["ref"].append(ref)
-        s["alt"].append(alt if alt is not None else ".")
+        s["alt"].append(alt)
         s["alt_index"].append(alt_index)
         s["n_alleles"].append(n_alleles)
         s["rsid"].append(rsid)
         s["qual"].append(qual)
         s["filters"].append(filters)
+        s["info"].append(_info_map(rec, header.info_numbers, alt_index))
         batch.site_ref.append(ref)
-        batch.site_alt.append(alt if alt is not None else ".")
+        batch.site_alt.append(alt)
         site_no = batch.n_sites
         batch.n_sites += 1
         if alleles is None:
@@ -315,43 +389,102 @@ def _add_record(batch: _Batch, rec, n_samples: int) -> None:
             c["allele2"].append(np.zeros(k, dtype=np.int16))
             c["allele2_valid"].append(np.zeros(k, dtype=bool))
         c["phased"].append(phased[idx])
-        batch.n_calls += k
+        c["dp"].append(dp[idx])
+        c["gq"].append(gq[idx])
+        c["ad"].append(ad[idx][:, [0, alt_index]])
 
 
-def iter_region(path: str, region: Region, chunk_records: int = 4096) -> Iterator[tuple[str, pa.RecordBatch, pa.RecordBatch]]:
-    """Yield ``(chromosome, sites_batch, calls_batch)`` chunks for the records of one region."""
-    vcf = _open(path)
-    try:
-        n_samples = len(vcf.samples)
-        sample_dictionary = pa.array(list(vcf.samples), type=pa.string())
-        records = vcf(region.query) if region.query else vcf
-        batch, chrom, n_records = _Batch(), None, 0
-        for rec in records:
+class _RegionReader:
+    """Iterate one region's records under htslib's log: an htslib error rejects the file, warnings are counted."""
+
+    def __init__(self, path: str, region: Region, header: HeaderInfo, name: str):
+        self.path, self.region, self.header, self.name = path, region, header, name
+        self.warnings: Counter = Counter()
+
+    def records(self, vcf, log: HtslibLog):
+        region = self.region
+        records = iter(vcf(region.query) if region.query else vcf)
+        number, previous = 0, "the start of the records"
+        whole_file = region.contig is None
+        while True:
+            line = self.header.header_lines + number + 1 if whole_file else None
+            try:
+                rec = next(records)
+            except StopIteration:
+                self._read_log(log, line, previous, final=True)
+                return
+            except Exception as exc:  # htslib gave up on the record (cyvcf2 raises)
+                messages = [m for m in log.new_messages() if "[E::" in m]
+                raise VcfRejected(self.name, "htslib cannot read the record after " + previous, line,
+                                  found="; ".join(messages) or str(exc)) from None
+            self._read_log(log, line, previous)
+            number += 1
+            where = f"{rec.CHROM}:{rec.POS}"
+            previous = where
             if region.start is not None and not (region.start <= rec.POS <= region.end):
                 continue  # a region query returns overlapping records: own each record by its POS only
-            rec_chrom = normalize_chromosome(rec.CHROM)
-            if chrom is not None and (rec_chrom != chrom or n_records >= chunk_records):
+            yield rec, line, where
+
+    def _read_log(self, log: HtslibLog, line: int | None, previous: str, final: bool = False) -> None:
+        for message in log.new_messages():
+            if "[E::" in message:
+                # Never touch the record htslib failed on: cyvcf2 hands it back half-built.
+                where = "at the end of the file" if final else "after " + previous
+                raise VcfRejected(self.name, f"htslib cannot read the record {where}", line, found=message.strip())
+            if "[W::" in message or "Warning" in message:
+                self.warnings[normalise_warning(message)] += 1
+
+
+def iter_region(path: str, region: Region, header: HeaderInfo | None = None, name: str | None = None,
+                chunk_records: int = 4096, warnings: Counter | None = None) -> Iterator[tuple[str, pa.RecordBatch, pa.RecordBatch]]:
+    """Yield ``(chromosome, sites_batch, calls_batch)`` chunks for the records of one region.
+
+    Raises VcfRejected (file, line, expected, found) on a record genolake will not take; htslib warnings are
+    added to ``warnings``.
+    """
+    name = name or os.path.basename(path)
+    header = header or check_header(path, name)
+    reader = _RegionReader(path, region, header, name)
+    checker = RecordChecker(name, header, check_order=region.contig is None, warnings=reader.warnings)
+    with HtslibLog() as log:
+        vcf = _open(path)
+        try:
+            samples = list(vcf.samples)
+            n_samples = len(samples)
+            sample_dictionary = pa.array(samples, type=pa.string())
+            batch, chrom, n_records = _Batch(), None, 0
+            for rec, line, where in reader.records(vcf, log):
+                rec_chrom = normalize_chromosome(rec.CHROM)
+                if chrom is not None and (rec_chrom != chrom or n_records >= chunk_records):
+                    yield chrom, batch.sites_batch(), batch.calls_batch(sample_dictionary)
+                    batch, n_records = _Batch(), 0
+                chrom = rec_chrom
+                _add_record(batch, rec, n_samples, header, checker, line, where, samples)
+                n_records += 1
+            if chrom is not None and n_records:
                 yield chrom, batch.sites_batch(), batch.calls_batch(sample_dictionary)
-                batch, n_records = _Batch(), 0
-            chrom = rec_chrom
-            _add_record(batch, rec, n_samples)
-            n_records += 1
-        if chrom is not None and n_records:
-            yield chrom, batch.sites_batch(), batch.calls_batch(sample_dictionary)
-    finally:
-        vcf.close()
+        finally:
+            vcf.close()
+            if warnings is not None:
+                warnings.update(reader.warnings)
 
 
 def _part_path(root: str, table: str, source_file: str, chromosome: str, part: str) -> str:
     return os.path.join(root, table, f"source_file={source_file}", f"chromosome={chromosome}", f"part-{part}.parquet")
 
 
-def write_region(path: str, region: Region, out_root: str, source_file: str, part: str) -> list[dict]:
-    """Parse one region and write its sites and calls as Parquet under ``out_root``; return per-file stats."""
+def write_region(path: str, region: Region, out_root: str, source_file: str, part: str,
+                 header: HeaderInfo | None = None, name: str | None = None) -> dict:
+    """Parse one region and write its sites and calls as Parquet under ``out_root``.
+
+    Returns ``{"files": [per-file stats], "warnings": {message: count}, "rejected": None | VcfRejected.to_dict()}``.
+    """
     writers: dict[tuple[str, str], pq.ParquetWriter] = {}
     stats: dict[tuple[str, str], dict] = {}
+    warnings: Counter = Counter()
+    rejected = None
     try:
-        for chrom, sites, calls in iter_region(path, region):
+        for chrom, sites, calls in iter_region(path, region, header, name, warnings=warnings):
             for table, data, schema in (("sites", sites, SITES_SCHEMA), ("calls", calls, CALLS_SCHEMA)):
                 key = (table, chrom)
                 if key not in writers:
@@ -362,21 +495,22 @@ def write_region(path: str, region: Region, out_root: str, source_file: str, par
                 if data.num_rows:
                     writers[key].write_batch(data)
                     stats[key]["rows"] += data.num_rows
+    except VcfRejected as exc:
+        rejected = exc.to_dict()
     finally:
         for writer in writers.values():
             writer.close()
     for item in stats.values():
         item["bytes"] = os.path.getsize(item["path"])
-    return list(stats.values())
+    return {"files": list(stats.values()), "warnings": dict(warnings), "rejected": rejected}
 
 
-def write_samples(path: str, out_root: str, source_file: str, source_path: str) -> dict:
-    header = read_header(path)
+def write_samples(samples: list[str], out_root: str, source_file: str, source_path: str) -> dict:
     table = pa.table(
         {
-            "sample_id": pa.array(header.samples, type=pa.string()),
-            "sample_index": pa.array(range(len(header.samples)), type=pa.int32()),
-            "source_path": pa.array([source_path] * len(header.samples), type=pa.string()),
+            "sample_id": pa.array(samples, type=pa.string()),
+            "sample_index": pa.array(range(len(samples)), type=pa.int32()),
+            "source_path": pa.array([source_path] * len(samples), type=pa.string()),
         },
         schema=SAMPLES_SCHEMA,
     )
@@ -391,6 +525,7 @@ class IngestStats:
     source_file: str
     regions: int
     files: list[dict]
+    warnings: dict[str, int]
 
     def rows(self, table: str) -> int:
         return sum(f["rows"] for f in self.files if f["table"] == table)
@@ -399,23 +534,30 @@ class IngestStats:
         return sorted({f["chromosome"] for f in self.files if f["table"] == table and f["chromosome"]})
 
 
-
 def ingest_vcf(spark, path: str, out_root: str, source_file: str, source_path: str | None = None,
                target_bp: int = 5_000_000) -> IngestStats:
     """Parse ``path`` in Spark tasks (one per region) and write sites/calls/samples Parquet under ``out_root``.
 
     ``out_root`` is a staging folder: the caller commits it (see resources.storage) so a failed run leaves
-    the published tables untouched.
+    the published tables untouched. Raises VcfRejected when any region finds a record genolake will not take.
     """
+    name = os.path.basename(source_path or path)
+    header = check_header(path, name)
+    warnings = Counter({w: 1 for w in header.warnings})
     regions = plan_regions(path, target_bp=target_bp)
     run = uuid.uuid4().hex[:8]
     tasks = [(i, r) for i, r in enumerate(regions)]
 
     def run_partition(items):
         for i, region in items:
-            for item in write_region(path, region, out_root, source_file, f"{i:05d}-{run}"):
-                yield item
+            yield i, write_region(path, region, out_root, source_file, f"{i:05d}-{run}", header, name)
 
-    files = spark.sparkContext.parallelize(tasks, len(tasks)).mapPartitions(run_partition).collect()
-    files.append(write_samples(path, out_root, source_file, source_path or Path(path).name))
-    return IngestStats(source_file=source_file, regions=len(regions), files=files)
+    results = sorted(spark.sparkContext.parallelize(tasks, len(tasks)).mapPartitions(run_partition).collect())
+    files = []
+    for _, result in results:
+        if result["rejected"]:
+            raise VcfRejected(**{k: result["rejected"][k] for k in ("file", "reason", "line", "expected", "found")})
+        files.extend(result["files"])
+        warnings.update(result["warnings"])
+    files.append(write_samples(header.samples, out_root, source_file, source_path or Path(path).name))
+    return IngestStats(source_file=source_file, regions=len(regions), files=files, warnings=dict(warnings))

@@ -107,7 +107,8 @@ def test_a_bad_file_is_quarantined_with_its_reason_and_the_others_keep_flowing(s
     bad.write_text("this is not a VCF\n")
     result = runner.invoke(app, ["ingest", str(bad), str(VCF_100)], catch_exceptions=False)
     assert result.exit_code == 1
-    assert "truncated_upload.vcf" in result.output and "not a readable VCF" in result.output
+    assert "truncated_upload.vcf: line 1: not a VCF header; expected '##fileformat=VCFv4.x', found 'this is not a VCF'" \
+        in result.output
 
     # the good file went all the way through
     assert _sql(home, "SELECT count(*) AS n FROM genolake.samples")[0]["n"] == 100
@@ -115,7 +116,8 @@ def test_a_bad_file_is_quarantined_with_its_reason_and_the_others_keep_flowing(s
     quarantined = list((home / "quarantine").rglob("truncated_upload.vcf"))
     assert len(quarantined) == 1 and quarantined[0].read_text() == "this is not a VCF\n"
     reason = json.loads(quarantined[0].with_name("truncated_upload.vcf.reason.json").read_text())
-    assert reason["file"] == "truncated_upload.vcf" and "not a readable VCF" in reason["reason"]
+    assert (reason["file"], reason["line"], reason["expected"]) == ("truncated_upload.vcf", 1, "'##fileformat=VCFv4.x'")
+    assert reason["found"] == "'this is not a VCF'"
     assert not (home / "landing" / "truncated_upload.vcf").exists()
     landed = sorted(p.name for p in (home / "landing").iterdir() if not p.name.endswith(".tbi"))
     assert landed == [VCF_100.name]
