@@ -14,7 +14,7 @@ SAMPLE := data/sample
 DEMO_FILES := $(SAMPLE)/1kgp3_chr22_CYP2D6_GRCh37.vcf.gz $(SAMPLE)/1kgp3_chr22_COMT_GRCh37.vcf.gz \
 	$(SAMPLE)/variant_summary.2021-01.chr22_or_response.subset.txt.gz
 
-.PHONY: help setup demo test dev clean java
+.PHONY: help setup demo test dev clean java bcftools
 
 help:  ## list the targets
 	@grep -E '^[a-z]+:.*##' $(MAKEFILE_LIST) | sed 's/:.*## /\t/'
@@ -32,11 +32,16 @@ setup: $(STAMP)  ## create .venv from the lockfile
 java:
 	@command -v java >/dev/null || { echo "genolake needs Java 17+ for Spark (Debian: apt-get install openjdk-17-jre-headless)"; exit 1; }
 
+bcftools:  # the reference implementation the parity tests compare against (Debian's package)
+	@command -v bcftools >/dev/null || { \
+	  if [ "$$(id -u)" = 0 ]; then apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq bcftools >/dev/null; \
+	  else echo "the tests need bcftools: sudo apt-get install bcftools"; exit 1; fi; }
+
 demo: $(STAMP) java  ## ingest the sample 1000 Genomes slices + ClinVar locally and print the drug-response report
 	$(BIN)/genolake ingest $(DEMO_FILES)
 	$(BIN)/genolake report
 
-test: $(STAMP) java  ## run the test suite
+test: $(STAMP) java bcftools  ## run the test suite (installs Debian's bcftools for the parity suite if missing)
 	$(BIN)/python -m pytest
 
 dev: $(STAMP) java  ## open the Dagster UI (dagster dev) on http://127.0.0.1:3000 over the demo's home

@@ -61,6 +61,8 @@ def spark_schema(table: Table):
             dtype = T.ArrayType(T.StringType())
         elif column.type == "array<int>":
             dtype = T.ArrayType(T.IntegerType())
+        elif column.type == "array<smallint>":
+            dtype = T.ArrayType(T.ShortType())
         elif column.type == "map<string,string>":
             dtype = T.MapType(T.StringType(), T.StringType())
         else:

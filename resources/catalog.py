@@ -29,6 +29,7 @@ DUCKDB_TYPES = {
     "timestamp": "TIMESTAMP",
     "array<string>": "VARCHAR[]",
     "array<int>": "INTEGER[]",
+    "array<smallint>": "SMALLINT[]",
     "map<string,string>": "MAP(VARCHAR, VARCHAR)",
 }
 

@@ -68,7 +68,8 @@ SITES = Table(
         C("ac", "int", "Allele count of this ALT over called alleles", False),
         C("an", "int", "Number of called (non-missing) alleles", False),
         C("af", "double", "ac / an, null when an = 0"),
-        C("hom_ref_ploidy", "tinyint", "Ploidy of the samples implied homozygous reference (no row in calls)"),
+        C("hom_ref_ploidy", "tinyint", "Ploidy of the samples implied homozygous reference (no row in calls); "
+          "null for a record without GT, whose samples are all unknown ('.')"),
         C("hom_ref_phased", "boolean", "Phasing of the samples implied homozygous reference (0|0 when true)"),
         C("info", "map<string,string>", "INFO key -> value as text (flags 'true'); Number=A/R values cut to this ALT"),
     ),
@@ -90,6 +91,7 @@ CALLS = Table(
         C("allele1", "smallint", "First allele index as written in the VCF (0 = REF, n = nth ALT, -1 = '.')", False),
         C("allele2", "smallint", "Second allele index as written (-1 = '.'), null for haploid calls"),
         C("phased", "boolean", "True when the genotype is phased ('|')", False),
+        C("extra_alleles", "array<smallint>", "Third and further allele indices of polyploid calls, null otherwise"),
         C("dp", "int", "FORMAT/DP read depth, null when absent or '.'"),
         C("gq", "int", "FORMAT/GQ genotype quality, null when absent or '.'"),
         C("ad", "array<int>", "FORMAT/AD for this site: [REF depth, this ALT's depth], null when absent"),

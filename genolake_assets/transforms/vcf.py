@@ -9,7 +9,8 @@ Tables written per landed file (``source_file`` = the file's partition key) and 
   VCF (index into the record's original REF+ALT list, -1 for ``.``; ``allele2`` is null for haploid calls).
   A sample of the file with no row at a site has the genotype given by the site's ``hom_ref_ploidy`` and
   ``hom_ref_phased`` (``0|0`` for phased diploid data); a reference-only call spelled differently from
-  that (e.g. a haploid ``0`` on a diploid site) gets its own row, so queries stay exact.
+  that (e.g. a haploid ``0`` on a diploid site) gets its own row, so queries stay exact. A record without GT
+  has no calls and null ``hom_ref_ploidy``: its samples' genotypes are unknown (``.``).
 * ``samples``: sample id x source file.
 
 Parsing is done by htslib through cyvcf2 (``genotype.array()``, the fast path); a BGZF file with a tabix/CSI
@@ -67,6 +68,7 @@ CALLS_SCHEMA = pa.schema(
         pa.field("allele1", pa.int16(), nullable=False),
         pa.field("allele2", pa.int16()),
         pa.field("phased", pa.bool_(), nullable=False),
+        pa.field("extra_alleles", pa.list_(pa.int16())),
         pa.field("dp", pa.int32()),
         pa.field("gq", pa.int32()),
         pa.field("ad", pa.list_(pa.int32())),
@@ -195,7 +197,7 @@ class _Batch:
         self.sites: dict[str, list] = {f.name: [] for f in SITES_SCHEMA}
         # "site" holds each call's row number in this batch's sites: it indexes the ref/alt dictionaries.
         self.calls: dict[str, list] = {"start": [], "site": [], "alt_index": [], "sample": [], "allele1": [],
-                                       "allele2": [], "allele2_valid": [], "phased": [], "dp": [], "gq": [],
+                                       "allele2": [], "allele2_valid": [], "phased": [], "extra": [], "dp": [], "gq": [],
                                        "ad": []}
         self.site_ref: list[str] = []
         self.site_alt: list[str] = []
@@ -224,6 +226,7 @@ class _Batch:
             pa.array(np.concatenate(c["allele1"]), type=pa.int16()),
             pa.array(allele2, type=pa.int16(), mask=~valid2),
             pa.array(np.concatenate(c["phased"]), type=pa.bool_()),
+            _extra_column(c["extra"]),
             _int_column(c["dp"]),
             _int_column(c["gq"]),
             _pair_column(c["ad"]),
@@ -234,6 +237,14 @@ class _Batch:
 def _int_column(parts: list) -> pa.Array:
     values = np.concatenate(parts)
     return pa.array(values, type=pa.int32(), mask=values <= _INT_MISSING)
+
+
+def _extra_column(parts: list) -> pa.Array:
+    """Alleles after the second of polyploid calls (list<int16>), null for haploid and diploid calls."""
+    rows = [row for part in parts for row in part]
+    if not any(r is not None for r in rows):
+        return pa.nulls(len(rows), pa.list_(pa.int16()))
+    return pa.array(rows, type=pa.list_(pa.int16()))
 
 
 def _pair_column(parts: list) -> pa.Array:
@@ -334,9 +345,10 @@ def _add_record(batch: _Batch, rec, n_samples: int, header: HeaderInfo, checker:
         batch.site_alt.append(alt)
         site_no = batch.n_sites
         batch.n_sites += 1
-        if alleles is None:
-            for name in ("n_hom_ref", "n_het", "n_hom_alt", "n_missing", "ac", "an"):
+        if alleles is None:  # no GT: every sample's genotype is unknown ('.')
+            for name in ("n_hom_ref", "n_het", "n_hom_alt", "ac", "an"):
                 s[name].append(0)
+            s["n_missing"].append(n_samples)
             s["af"].append(None)
             s["hom_ref_ploidy"].append(None)
             s["hom_ref_phased"].append(None)
@@ -389,6 +401,11 @@ def _add_record(batch: _Batch, rec, n_samples: int, header: HeaderInfo, checker:
             c["allele2"].append(np.zeros(k, dtype=np.int16))
             c["allele2_valid"].append(np.zeros(k, dtype=bool))
         c["phased"].append(phased[idx])
+        if alleles.shape[1] > 2:
+            extra = alleles[idx, 2:]
+            c["extra"].append([[int(a) for a in row if a != _VECTOR_END] or None for row in extra])
+        else:
+            c["extra"].append([None] * k)
         c["dp"].append(dp[idx])
         c["gq"].append(gq[idx])
         c["ad"].append(ad[idx][:, [0, alt_index]])
