@@ -64,10 +64,22 @@ def _materialize(defs, resources, selection, instance, partition_key=None, tags=
 
 
 def _failure_message(result) -> str:
+    """The step failure's own words: a Failure's description, else the innermost exception's message."""
     for event in result.all_events:
-        if event.is_step_failure:
-            error = event.step_failure_data.error
-            return (error.message or "").strip().splitlines()[0] if error else "step failed"
+        if not event.is_step_failure:
+            continue
+        chain, error = [], event.step_failure_data.error
+        while error is not None:
+            chain.append(error)
+            error = error.cause
+        if not chain:
+            return "step failed"
+        failures = [e for e in chain if (e.cls_name or "") == "Failure"]
+        text = (failures[0] if failures else chain[-1]).message or ""
+        first, _, rest = text.strip().partition(": ")
+        if first.rsplit(".", 1)[-1] in ("Failure", "DagsterExecutionStepExecutionError") or first.endswith(("Error", "Exception")):
+            text = rest
+        return " ".join(line.strip() for line in text.splitlines() if line.strip())
     return "run failed"
 
 
@@ -148,8 +160,11 @@ def dev(host: str = typer.Option("127.0.0.1", help="Interface for the UI"),
 
 def _engine():
     from resources.query import DuckDBQueryEngine
+    from resources.storage import LocalStorage
 
-    return DuckDBQueryEngine(home=str(mode.current().home))
+    home = str(mode.current().home)
+    LocalStorage(home=home).recover()  # finish any commit a killed run left half done before reading
+    return DuckDBQueryEngine(home=home)
 
 
 def _print(table, fmt: str) -> None:

@@ -106,6 +106,20 @@ def duplicate_keys(df, keys: list[str]) -> int:
     return df.groupBy(*keys).count().where(F.col("count") > 1).count()
 
 
+def excess_calls(calls, sites) -> int:
+    """(sample, site allele) keys with more call rows than there are identical site rows.
+
+    One row per sample and site allele, except that a file may repeat a record verbatim (the VCF specification
+    allows duplicate records): then each copy carries its own rows.
+    """
+    from pyspark.sql import functions as F
+
+    keys = ["chromosome", "start", "ref", "alt"]
+    copies = sites.groupBy(*keys).agg(F.count(F.lit(1)).alias("copies"))
+    rows = calls.groupBy(*keys, "sample_id").agg(F.count(F.lit(1)).alias("rows"))
+    return rows.join(copies, keys, "left").where(F.col("rows") > F.coalesce(F.col("copies"), F.lit(0))).count()
+
+
 def report_schema():
     """pandera (pandas) schema of the drug-response report: frequencies are fractions of the cohort."""
     import pandera.pandas as pa

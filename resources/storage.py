@@ -18,6 +18,16 @@ from typing import Iterator
 from dagster import ConfigurableResource
 
 
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
 class LocalStorage(ConfigurableResource):
     home: str
 
@@ -95,7 +105,7 @@ class LocalStorage(ConfigurableResource):
     def quarantine(self, source: str, location: str, reason: dict) -> str:
         """Copy a rejected file (and index) to ``quarantine/`` with ``<name>.reason.json`` beside it."""
         stamp = datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%SZ")
-        folder = self.quarantine_root / stamp
+        folder = self.quarantine_root / f"{stamp}-{uuid.uuid4().hex[:6]}"  # never overwrite an earlier rejection
         folder.mkdir(parents=True, exist_ok=True)
         name = Path(location).name
         target = folder / name
@@ -108,49 +118,90 @@ class LocalStorage(ConfigurableResource):
         return str(target)
 
     # -- warehouse: staging and commit ---------------------------------------------------------------------
+    # Writers stage whole partition folders, then ``commit`` swaps them in. The swap is logged first in a
+    # journal (warehouse/_commits/<id>.json); ``recover`` replays an unfinished journal forward, so a process
+    # killed at any point leaves each table as it was before the run (killed while staging) or as it is after
+    # it (killed while committing, once recovered). Every write and every read through the CLI recovers first.
+
+    @property
+    def _commits(self) -> Path:
+        return self.warehouse / "_commits"
+
     @contextmanager
     def staging(self) -> Iterator[str]:
-        """A private staging folder for one write; whatever was not committed out of it is removed after."""
-        path = self.warehouse / "_staging" / uuid.uuid4().hex
+        """A private staging folder for one write; removed afterwards unless a journal still needs it."""
+        self.recover()
+        path = self.warehouse / "_staging" / f"{os.getpid()}-{uuid.uuid4().hex}"
         path.mkdir(parents=True, exist_ok=True)
         try:
             yield str(path)
         finally:
-            shutil.rmtree(path, ignore_errors=True)
+            if not self._journaled(str(path)):
+                shutil.rmtree(path, ignore_errors=True)
 
-    def commit_partition(self, staging: str, table: str, partition_dir: str) -> str:
-        """Replace ``warehouse/<table>/<partition_dir>`` with the staged folder of the same name.
+    def commit(self, staging: str, folders: list[str]) -> None:
+        """Publish staged folders (``table`` or ``table/partition``) together: all of them or, after a crash, all
+        of them once ``recover`` runs. A folder that was not staged removes the published one (no rows left)."""
+        moves = [{"folder": f, "staged": (Path(staging) / f).exists()} for f in folders]
+        journal = {"staging": staging, "trash": str(self.warehouse / "_trash" / uuid.uuid4().hex), "moves": moves}
+        self._commits.mkdir(parents=True, exist_ok=True)
+        path = self._commits / f"{uuid.uuid4().hex}.json"
+        tmp = path.with_suffix(".tmp")
+        with open(tmp, "w") as handle:
+            json.dump(journal, handle)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(tmp, path)
+        self._apply(journal)
+        path.unlink()
+        shutil.rmtree(journal["trash"], ignore_errors=True)
 
-        The old folder is first moved aside, then the new one renamed in (both renames on one file system),
-        so readers see either the old or the new partition, and a re-materialization leaves no leftovers.
-        An empty staged partition removes the published one.
-        """
-        staged = Path(staging) / table / partition_dir
-        final = self.warehouse / table / partition_dir
-        trash = self.warehouse / "_trash" / uuid.uuid4().hex
-        final.parent.mkdir(parents=True, exist_ok=True)
-        if final.exists():
-            trash.parent.mkdir(parents=True, exist_ok=True)
-            os.replace(final, trash)
-        if staged.exists():
-            os.replace(staged, final)
-        shutil.rmtree(trash, ignore_errors=True)
-        return str(final)
+    def _apply(self, journal: dict) -> None:
+        """Idempotent: each step checks what is already done, so replaying a journal is safe."""
+        trash = Path(journal["trash"])
+        for number, move in enumerate(journal["moves"]):
+            staged = Path(journal["staging"]) / move["folder"]
+            final = self.warehouse / move["folder"]
+            if move["staged"] and not staged.exists():
+                continue  # already swapped in
+            if final.exists():
+                (trash / str(number)).parent.mkdir(parents=True, exist_ok=True)
+                os.replace(final, trash / str(number))
+            if move["staged"]:
+                final.parent.mkdir(parents=True, exist_ok=True)
+                os.replace(staged, final)
 
-    def commit_table(self, staging: str, table: str) -> str:
-        """Replace a whole (unpartitioned-by-file) table with its staged folder."""
-        staged = Path(staging) / table
-        final = self.warehouse / table
-        trash = self.warehouse / "_trash" / uuid.uuid4().hex
-        if final.exists():
-            trash.parent.mkdir(parents=True, exist_ok=True)
-            os.replace(final, trash)
-        if staged.exists():
-            os.replace(staged, final)
-        else:
-            final.mkdir(parents=True, exist_ok=True)
-        shutil.rmtree(trash, ignore_errors=True)
-        return str(final)
+    def _journaled(self, staging: str) -> bool:
+        if not self._commits.exists():
+            return False
+        return any(json.loads(p.read_text()).get("staging") == staging for p in self._commits.glob("*.json"))
+
+    def recover(self) -> list[str]:
+        """Finish commits a killed process left half done; drop staging folders of processes that are gone."""
+        finished = []
+        if self._commits.exists():
+            for path in sorted(self._commits.glob("*.json")):
+                journal = json.loads(path.read_text())
+                self._apply(journal)
+                path.unlink()
+                shutil.rmtree(journal["trash"], ignore_errors=True)
+                shutil.rmtree(journal["staging"], ignore_errors=True)
+                finished.append(path.name)
+            for tmp in self._commits.glob("*.tmp"):  # a journal never completed: its commit never started
+                tmp.unlink()
+        staging_root = self.warehouse / "_staging"
+        if staging_root.exists():
+            for folder in staging_root.iterdir():
+                pid = folder.name.split("-", 1)[0]
+                if pid.isdigit() and not _alive(int(pid)) and not self._journaled(str(folder)):
+                    shutil.rmtree(folder, ignore_errors=True)
+        return finished
+
+    def commit_partition(self, staging: str, table: str, partition_dir: str) -> None:
+        self.commit(staging, [f"{table}/{partition_dir}"])
+
+    def commit_table(self, staging: str, table: str) -> None:
+        self.commit(staging, [table])
 
     def parquet_files(self, table: str) -> list[str]:
         root = self.warehouse / table

@@ -81,8 +81,8 @@ def processed_vcf(context, spark: SparkResource, storage: LocalStorage, landing:
                 description=f"{source['location']}: not published, blocking checks failed: " + "; ".join(failed(checks)),
                 allow_retries=False,
             )
-        for table in VCF_TABLES:
-            storage.commit_partition(staging, table.name, f"source_file={key}")
+        # sites, calls and samples of the file are swapped in together
+        storage.commit(staging, [f"{table.name}/source_file={key}" for table in VCF_TABLES])
         storage.mark_published("vcf", key)
     context.log.info(
         f"{source['location']}: {stats.rows('sites')} sites, {stats.rows('calls')} calls, "

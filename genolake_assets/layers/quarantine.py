@@ -52,7 +52,7 @@ def reject(context, landing: LocalLandingZone, storage: LocalStorage, kind: str,
         )
     )
     raise Failure(
-        description=f"{location} rejected: {message}",
+        description=f"rejected: {message}",  # the message names the file
         metadata={"file": location, "reason": message, "quarantined_to": MetadataValue.path(target)},
         allow_retries=False,
     )

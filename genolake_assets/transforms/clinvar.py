@@ -146,11 +146,11 @@ def _complete_lines(path: str) -> int:
     count = 0
     try:
         with gzip.open(path, "rb") as handle:
-            for _ in handle:
-                count += 1
+            for line in handle:
+                count += line.endswith(b"\n")  # a cut last line has no newline
     except (EOFError, OSError):
         pass
-    return max(count - 1, 0)  # the last line read may itself be cut
+    return count
 
 
 def write_release(path: str, out_root: str, release: str, name: str | None = None) -> list[dict]:
@@ -167,7 +167,7 @@ def write_release(path: str, out_root: str, release: str, name: str | None = Non
     except (OSError, EOFError) as exc:
         lines = _complete_lines(path)
         reason = f"the compressed stream ends early after {lines:,} complete lines (a truncated download?) ({exc})"
-        raise ClinVarFormatError(f"{name}: line {lines + 1}: {reason}", name, lines + 1, reason) from exc
+        raise ClinVarFormatError(f"{name}: line {lines + 1:,}: {reason}", name, lines + 1, reason) from exc
     except pa.ArrowInvalid as exc:
         reason = f"a row does not have the header's columns ({exc})"
         raise ClinVarFormatError(f"{name}: {reason}", name, None, reason) from exc

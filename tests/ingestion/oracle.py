@@ -34,6 +34,14 @@ def oracle_genotypes(path: Path, workdir: Path) -> Counter:
 
     Fails (AssertionError with bcftools' message) when bcftools refuses the file.
     """
+    genotypes = Counter()
+    for sample, chrom, pos, ref, alt, gt in oracle_rows(path, workdir, QUERY):
+        genotypes[(sample, normalize_chromosome(chrom), int(pos), ref, alt, gt)] += 1
+    return genotypes
+
+
+def oracle_rows(path: Path, workdir: Path, query: str) -> list[list[str]]:
+    """`bcftools query -f QUERY` over the file after `bcftools norm -m -any`, split into fields."""
     plain = workdir / "plain.vcf"
     done = _run("view", "-Ov", "-o", str(plain), str(path))
     assert done.returncode == 0 or "[E::" not in done.stderr, f"bcftools refuses {path.name}: {done.stderr}"
@@ -60,13 +68,9 @@ def oracle_genotypes(path: Path, workdir: Path) -> Counter:
     normalised = workdir / "norm.vcf"
     done = _run("norm", "-m", "-any", "-Ov", "-o", str(normalised), str(fixed))
     assert done.returncode == 0, done.stderr
-    done = _run("query", "-f", QUERY, str(normalised))
+    done = _run("query", "-f", query, str(normalised))
     assert done.returncode == 0, done.stderr
-    genotypes = Counter()
-    for line in done.stdout.splitlines():
-        sample, chrom, pos, ref, alt, gt = line.split("\t")
-        genotypes[(sample, normalize_chromosome(chrom), int(pos), ref, alt, gt)] += 1
-    return genotypes
+    return [line.split("\t") for line in done.stdout.splitlines()]
 
 
 def _used_keys(plain: Path) -> dict[str, set[str]]:
