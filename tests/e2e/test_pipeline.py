@@ -121,3 +121,11 @@ def test_a_bad_file_is_quarantined_with_its_reason_and_the_others_keep_flowing(s
     assert not (home / "landing" / "truncated_upload.vcf").exists()
     landed = sorted(p.name for p in (home / "landing").iterdir() if not p.name.endswith(".tbi"))
     assert landed == [VCF_100.name]
+
+    # the fixed file landed again under the same name is processed normally; the quarantined copy stays
+    bad.write_bytes(VCF_100.read_bytes())
+    (tmp_path / "truncated_upload.vcf.tbi").unlink(missing_ok=True)
+    result = runner.invoke(app, ["ingest", str(bad)], catch_exceptions=False)
+    assert result.exit_code == 0, result.output
+    assert _sql(home, "SELECT count(*) AS n FROM genolake.samples")[0]["n"] == 200
+    assert quarantined[0].exists()
