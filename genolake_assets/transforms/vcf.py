@@ -242,10 +242,13 @@ def _int_column(parts: list) -> pa.Array:
 
 
 def _extra_column(parts: list) -> pa.Array:
-    """Alleles after the second of polyploid calls (list<int16>), null for haploid and diploid calls."""
-    rows = [row for part in parts for row in part]
-    if not any(r is not None for r in rows):
-        return pa.nulls(len(rows), pa.list_(pa.int16()))
+    """Alleles after the second of polyploid calls (list<int16>), null for haploid and diploid calls.
+
+    ``parts`` holds, per site, either a row count (no polyploid call: all null) or a list of rows.
+    """
+    if all(isinstance(part, int) for part in parts):
+        return pa.nulls(sum(parts), pa.list_(pa.int16()))
+    rows = [row for part in parts for row in ([None] * part if isinstance(part, int) else part)]
     return pa.array(rows, type=pa.list_(pa.int16()))
 
 
@@ -407,7 +410,7 @@ def _add_record(batch: _Batch, rec, n_samples: int, header: HeaderInfo, checker:
             extra = alleles[idx, 2:]
             c["extra"].append([[int(a) for a in row if a != _VECTOR_END] or None for row in extra])
         else:
-            c["extra"].append([None] * k)
+            c["extra"].append(k)
         c["dp"].append(dp[idx])
         c["gq"].append(gq[idx])
         c["ad"].append(ad[idx][:, [0, alt_index]])
