@@ -416,6 +416,10 @@ def _add_record(batch: _Batch, rec, n_samples: int, header: HeaderInfo, checker:
         c["ad"].append(ad[idx][:, [0, alt_index]])
 
 
+def _which(previous: str | None) -> str:
+    return "the first record" if previous is None else f"the record after {previous}"
+
+
 class _RegionReader:
     """Iterate one region's records under htslib's log: an htslib error rejects the file, warnings are counted."""
 
@@ -426,7 +430,7 @@ class _RegionReader:
     def records(self, vcf, log: HtslibLog):
         region = self.region
         records = iter(vcf(region.query) if region.query else vcf)
-        number, previous = 0, "the start of the records"
+        number, previous = 0, None
         whole_file = region.contig is None
         while True:
             line = self.header.header_lines + number + 1 if whole_file else None
@@ -437,7 +441,7 @@ class _RegionReader:
                 return
             except Exception as exc:  # htslib gave up on the record (cyvcf2 raises)
                 messages = [m for m in log.new_messages() if "[E::" in m]
-                raise VcfRejected(self.name, "htslib cannot read the record after " + previous, line,
+                raise VcfRejected(self.name, f"htslib cannot read {_which(previous)}", line,
                                   found="; ".join(messages) or str(exc)) from None
             self._read_log(log, line, previous)
             number += 1
@@ -451,8 +455,8 @@ class _RegionReader:
         for message in log.new_messages():
             if "[E::" in message:
                 # Never touch the record htslib failed on: cyvcf2 hands it back half-built.
-                where = "at the end of the file" if final else "after " + previous
-                raise VcfRejected(self.name, f"htslib cannot read the record {where}", line, found=message.strip())
+                where = "the end of the file" if final else _which(previous)
+                raise VcfRejected(self.name, f"htslib cannot read {where}", line, found=message.strip())
             if "[W::" in message or "Warning" in message:
                 self.warnings[normalise_warning(message)] += 1
 
@@ -470,6 +474,7 @@ def iter_region(path: str, region: Region, header: HeaderInfo | None = None, nam
     checker = RecordChecker(name, header, check_order=region.contig is None, warnings=reader.warnings)
     with HtslibLog() as log:
         vcf = _open(path)
+        reader.warnings.update(normalise_warning(m) for m in log.new_messages())  # opening, not records
         try:
             samples = list(vcf.samples)
             n_samples = len(samples)
