@@ -14,7 +14,8 @@ SAMPLE := data/sample
 DEMO_FILES := $(SAMPLE)/1kgp3_chr22_CYP2D6_GRCh37.vcf.gz $(SAMPLE)/1kgp3_chr22_COMT_GRCh37.vcf.gz \
 	$(SAMPLE)/variant_summary.2021-01.chr22_or_response.subset.txt.gz
 
-.PHONY: help setup demo test dev clean java bcftools
+.PHONY: help setup demo test bench dev clean java bcftools
+SIZE ?= S
 
 help:  ## list the targets
 	@grep -E '^[a-z]+:.*##' $(MAKEFILE_LIST) | sed 's/:.*## /\t/'
@@ -43,6 +44,9 @@ demo: $(STAMP) java  ## ingest the sample 1000 Genomes slices + ClinVar locally 
 
 test: $(STAMP) java bcftools  ## run the test suite (installs Debian's bcftools for the parity suite if missing)
 	$(BIN)/python -m pytest
+
+bench: $(STAMP) java bcftools  ## benchmark ingestion against bcftools (and Hail if HAIL_PYTHON is set): SIZE=S (default) or M
+	$(BIN)/python -m benchmarks.run --size $(SIZE)
 
 dev: $(STAMP) java  ## open the Dagster UI (dagster dev) on http://127.0.0.1:3000 over the demo's home
 	$(BIN)/genolake dev --port 3000

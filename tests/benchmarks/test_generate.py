@@ -1,0 +1,33 @@
+"""The benchmark's synthetic VCF looks like 1000 Genomes phase 3 where it matters for speed and size."""
+
+import cyvcf2
+
+from benchmarks.generate import SAMPLES, generate
+
+
+def test_spectrum_indels_multiallelics_and_index(tmp_path):
+    path = generate("T", 7, tmp_path, records=3000)
+    assert path.with_name(path.name + ".tbi").exists()
+    assert open(path, "rb").read(4)[:2] == b"\x1f\x8b"
+    reader = cyvcf2.VCF(str(path))
+    assert len(reader.samples) == SAMPLES
+    non_ref = total = missing = multi = indels = records = 0
+    last = 0
+    for record in reader:
+        records += 1
+        assert record.POS > last  # sorted, one record per position
+        last = record.POS
+        gt = record.genotype.array()
+        assert gt[:, 2].all()  # phased
+        alleles = gt[:, :2]
+        non_ref += int(((alleles != 0).any(axis=1)).sum())
+        missing += int((alleles < 0).any(axis=1).sum())
+        total += len(alleles)
+        multi += len(record.ALT) > 1
+        indels += len(record.REF) != len(record.ALT[0])
+    assert records == 3000
+    assert 0.03 < non_ref / total < 0.08  # ~5% of genotypes are not hom-ref
+    assert 0 < missing / total < 0.002  # rare missing calls
+    assert 0.05 < indels / records < 0.15 and 0.01 < multi / records < 0.04
+    written = path.stat().st_mtime_ns
+    assert generate("T", 7, tmp_path, records=3000) == path and path.stat().st_mtime_ns == written  # cached
