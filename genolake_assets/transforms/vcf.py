@@ -6,7 +6,8 @@ Tables written per landed file (``source_file`` = the file's partition key) and 
   per-allele genotype counts and AC/AN/AF computed from the genotypes.
 * ``calls``: one row per sample x variant allele where the sample is not homozygous reference for that
   allele: it carries the allele, or a missing allele (``.``). Allele indices are kept as written in the
-  VCF (index into the record's original REF+ALT list, -1 for ``.``; ``allele2`` is null for haploid calls).
+  VCF (index into the record's original REF+ALT list, -1 for ``.``; ``allele2`` is null for haploid calls,
+  whose ``phased`` is false).
   A sample of the file with no row at a site has the genotype given by the site's ``hom_ref_ploidy`` and
   ``hom_ref_phased`` (``0|0`` for phased diploid data); a reference-only call spelled differently from
   that (e.g. a haploid ``0`` on a diploid site) gets its own row, so queries stay exact. A record without GT
@@ -89,6 +90,7 @@ PARTITION_COLUMNS = {"sites": ("source_file", "chromosome"), "calls": ("source_f
 
 _VECTOR_END = -2  # htslib's padding for calls of lower ploidy than the widest call in the record
 _MISSING = -1
+_INT_MISSING = np.iinfo(np.int32).min + 1  # at or below: htslib's missing / vector-end sentinels
 
 
 @dataclass(frozen=True)
@@ -140,7 +142,8 @@ def _open(path: str):
     import cyvcf2
 
     # lazy=True would defer unpacking, but then reading rec.FORMAT crashes cyvcf2 0.35: keep the default.
-    return cyvcf2.VCF(path, threads=1)
+    # No decompression thread: with every core running a task it costs ~8% more CPU for no gain.
+    return cyvcf2.VCF(path)
 
 
 def read_header(path: str) -> VcfHeader:
@@ -166,105 +169,382 @@ def read_header(path: str) -> VcfHeader:
         vcf.close()
 
 
-def plan_regions(path: str, target_bp: int = 5_000_000) -> list[Region]:
-    """Split an indexed BGZF file into regions (one Spark task each); otherwise one whole-file region."""
-    if detect_compression(path) != "bgzf" or _index_path(path) is None:
+_TBI_WINDOW = 1 << 14  # the tabix linear index has one entry per 16 kb window
+_TBI_META_BIN = 37450  # pseudo-bin holding each contig's first and last virtual file offsets
+
+
+def tabix_layout(index_path: str) -> dict[str, tuple[np.ndarray, int]]:
+    """From a tabix (.tbi) index: per contig, the compressed byte offset at which each 16 kb window's records
+    start, and the compressed offset where the contig's records end.
+
+    This is what lets regions be cut by bytes of data rather than by base pairs (the records of a cohort VCF
+    are far from evenly spread along a chromosome). htslib reads the index but does not expose it through
+    cyvcf2, so the few fields needed are read here following the SAMtools tabix specification.
+    """
+    import gzip
+    import struct
+
+    with gzip.open(index_path, "rb") as handle:  # BGZF is a series of gzip members
+        data = handle.read()
+    if data[:4] != b"TBI\x01":
+        raise ValueError(f"{index_path}: not a tabix index")
+    n_ref, _fmt, _seq, _beg, _end, _meta, _skip, l_nm = struct.unpack_from("<8i", data, 4)
+    names = data[36:36 + l_nm].split(b"\0")[:n_ref]
+    offset = 36 + l_nm
+    layout = {}
+    for name in names:
+        (n_bin,) = struct.unpack_from("<i", data, offset)
+        offset += 4
+        end = 0
+        for _ in range(n_bin):
+            bin_id, n_chunk = struct.unpack_from("<Ii", data, offset)
+            offset += 8
+            chunks = np.frombuffer(data, dtype="<u8", count=2 * n_chunk, offset=offset)
+            offset += 16 * n_chunk
+            if bin_id == _TBI_META_BIN:
+                end = int(chunks[1]) >> 16  # (first offset, last offset), (mapped, unmapped)
+            elif n_chunk:
+                end = max(end, int(chunks[1::2].max()) >> 16)
+        (n_intv,) = struct.unpack_from("<i", data, offset)
+        offset += 4
+        windows = np.frombuffer(data, dtype="<u8", count=n_intv, offset=offset) >> np.uint64(16)
+        offset += 8 * n_intv
+        layout[name.decode()] = (np.maximum.accumulate(windows.astype(np.int64)) if n_intv else windows, end)
+    return layout
+
+
+def plan_regions(path: str, n_regions: int = 1) -> list[Region]:
+    """Regions for the Spark tasks: one whole-file region unless the file is BGZF with an index.
+
+    With a tabix index the file is cut at 16 kb window boundaries into about ``n_regions`` regions holding
+    equal compressed bytes (never across contigs; each contig with records gets at least one); with a CSI
+    index each contig with records is one region.
+    """
+    index = _index_path(path)
+    if detect_compression(path) != "bgzf" or index is None:
         return [Region()]
+    if index.endswith(".tbi") and n_regions > 1:
+        layout = {c: v for c, v in tabix_layout(index).items() if len(v[0])}
+        sizes = {c: max(end - int(windows[0]), 1) for c, (windows, end) in layout.items()}
+        target = sum(sizes.values()) / n_regions
+        regions: list[Region] = []
+        for contig, (windows, end) in layout.items():
+            begin, start_offset = 1, int(windows[0])
+            for w in range(1, len(windows)):
+                if windows[w] - start_offset >= target and end - windows[w] >= target / 2:
+                    regions.append(Region(contig, begin, w * _TBI_WINDOW))
+                    begin, start_offset = w * _TBI_WINDOW + 1, int(windows[w])
+            regions.append(Region(contig, begin, 1 << 29) if begin > 1 else Region(contig))
+        if regions:
+            return regions
     vcf = _open(path)
     try:
-        names = list(vcf.seqnames)
-        lengths = dict(zip(names, getattr(vcf, "seqlens", []) or []))
-        regions: list[Region] = []
-        for contig in names:
-            # Skip contigs with no records (tabix lists only contigs with data; header contigs may be empty).
+        regions = []
+        for contig in vcf.seqnames:
             with warnings.catch_warnings():  # cyvcf2 warns for header contigs without records
                 warnings.simplefilter("ignore")
-                if next(iter(vcf(contig)), None) is None:
-                    continue
-            length = lengths.get(contig) or 0
-            if length <= 0 or length <= target_bp:
-                regions.append(Region(contig))
-                continue
-            for begin in range(1, length + 1, target_bp):
-                regions.append(Region(contig, begin, min(begin + target_bp - 1, length)))
+                if next(iter(vcf(contig)), None) is not None:
+                    regions.append(Region(contig))
         return regions or [Region()]
     finally:
         vcf.close()
 
 
+@dataclass
+class _Record:
+    """What a batch keeps of one parsed record (the cyvcf2 record itself is not kept: htslib reuses it)."""
+
+    start: int
+    end: int
+    ref: str
+    alts: list[str]
+    rsid: str | None
+    qual: float | None
+    filters: list[str] | None
+    info: list  # per ALT: (key, text) pairs or None
+    gt: np.ndarray | None  # genotype.array(): (samples, ploidy + 1) int16, last column the phase flag
+    dp: np.ndarray | None
+    gq: np.ndarray | None
+    ad: np.ndarray | None  # (samples, n_alleles) int32
+    line: int | None  # for error messages
+    where: str
+
+
 class _Batch:
-    """Column buffers for one chromosome of one region, flushed to Arrow in chunks."""
+    """Records of one chromosome of one region; genotypes are turned into site counts and sparse calls for the
+    whole batch at once (numpy over records x samples), not record by record."""
 
     def __init__(self) -> None:
-        self.sites: dict[str, list] = {f.name: [] for f in SITES_SCHEMA}
-        # "site" holds each call's row number in this batch's sites: it indexes the ref/alt dictionaries.
-        self.calls: dict[str, list] = {"start": [], "site": [], "alt_index": [], "sample": [], "allele1": [],
-                                       "allele2": [], "allele2_valid": [], "phased": [], "extra": [], "dp": [], "gq": [],
-                                       "ad": []}
-        self.site_ref: list[str] = []
-        self.site_alt: list[str] = []
-        self.n_sites = 0
+        self.records: list[_Record] = []
 
-    def sites_batch(self) -> pa.RecordBatch:
-        return pa.RecordBatch.from_arrays(
-            [pa.array(self.sites[f.name], type=f.type) for f in SITES_SCHEMA], schema=SITES_SCHEMA
-        )
+    def add(self, record: _Record) -> None:
+        self.records.append(record)
 
-    def calls_batch(self, sample_dictionary: pa.Array) -> pa.RecordBatch:
-        c = self.calls
-        if not c["start"]:
+    def __len__(self) -> int:
+        return len(self.records)
+
+    def check_alleles(self, checker: RecordChecker, samples: list[str]) -> None:
+        """Raise VcfRejected for the first record whose genotypes name an allele it does not have.
+
+        This check is deferred from reading to the batch (where it costs a fraction); call it before raising a
+        later record's error so the first fault of the file is the one reported."""
+        for r in self.records:
+            if r.gt is not None and r.alts:
+                checker.check_genotypes(len(r.alts), r.gt[:, :-1], r.line, r.where, samples)
+
+    def build(self, n_samples: int, sample_dictionary: pa.Array, checker: RecordChecker,
+              samples: list[str]) -> tuple[pa.RecordBatch, pa.RecordBatch]:
+        recs = self.records
+        n_alt = np.array([len(r.alts) for r in recs], dtype=np.int64)
+        site_first = np.cumsum(n_alt) - n_alt
+        n_sites = int(n_alt.sum())
+        site_rec = np.repeat(np.arange(len(recs)), n_alt)
+        site_alt = np.arange(n_sites) - site_first[site_rec] + 1
+        counts = _SiteCounts(n_sites)
+        calls: list[dict] = []
+        no_gt = np.array([r.gt is None for r in recs], dtype=bool)
+        counts.n_missing[no_gt[site_rec]] = n_samples  # no GT: every sample's genotype is unknown ('.')
+        widths: dict[int, list[int]] = {}
+        for i, r in enumerate(recs):
+            if r.gt is not None and n_alt[i]:
+                widths.setdefault(r.gt.shape[1], []).append(i)
+        for width, members in widths.items():
+            block = _genotype_block(recs, np.array(members), width, n_alt, site_first, counts)
+            if block is None:  # an allele index out of range: find and report the first
+                self.check_alleles(checker, samples)
+            calls.append(block)
+        sites = self._sites_batch(n_alt, counts)
+        return sites, self._calls_batch(calls, site_rec, site_alt, n_samples, sample_dictionary)
+
+    def _sites_batch(self, n_alt: np.ndarray, counts: "_SiteCounts") -> pa.RecordBatch:
+        recs = self.records
+        reps = n_alt.tolist()
+        column: dict[str, list] = {}
+
+        def per_record(values: list) -> list:
+            return [v for v, k in zip(values, reps) for _ in range(k)]
+
+        column["start"] = per_record([r.start for r in recs])
+        column["end"] = per_record([r.end for r in recs])
+        column["ref"] = per_record([r.ref for r in recs])
+        column["alt"] = [a for r in recs for a in r.alts]
+        column["alt_index"] = [i for r in recs for i in range(1, len(r.alts) + 1)]
+        column["n_alleles"] = per_record([len(r.alts) + 1 for r in recs])
+        column["rsid"] = per_record([r.rsid for r in recs])
+        column["qual"] = per_record([r.qual for r in recs])
+        column["filters"] = per_record([r.filters for r in recs])
+        column["info"] = [items for r in recs for items in r.info]
+        arrays = []
+        for f in SITES_SCHEMA:
+            if f.name in column:
+                arrays.append(pa.array(column[f.name], type=f.type))
+            else:
+                arrays.append(counts.column(f.name, f.type))
+        return pa.RecordBatch.from_arrays(arrays, schema=SITES_SCHEMA)
+
+    def _calls_batch(self, parts: list[dict], site_rec: np.ndarray, site_alt: np.ndarray, n_samples: int,
+                     sample_dictionary: pa.Array) -> pa.RecordBatch:
+        parts = [p for p in parts if len(p["site"])]
+        if not parts:
             return pa.RecordBatch.from_pylist([], schema=CALLS_SCHEMA)
-        site_idx = np.concatenate(c["site"])
-        allele2 = np.concatenate(c["allele2"])
-        valid2 = np.concatenate(c["allele2_valid"])
-        ref_dict = pa.array(self.site_ref, type=pa.string())
-        alt_dict = pa.array(self.site_alt, type=pa.string())
+        c = {k: np.concatenate([p[k] for p in parts]) for k in ("site", "sample", "allele1", "allele2", "phased")}
+        polyploid = any(p["extra"] is not None for p in parts)
+        extra = [row for p in parts for row in (p["extra"] or [None] * len(p["site"]))] if polyploid else None
+        key = c["site"].astype(np.int64) * n_samples + c["sample"]
+        if len(key) > 1 and (np.diff(key) < 0).any():  # multi-allelic records, several ploidies: sort by site, sample
+            order = np.argsort(key, kind="stable")
+            c = {k: v[order] for k, v in c.items()}
+            extra = [extra[i] for i in order] if polyploid else None
+        site, sample = c["site"], c["sample"]
+        rec = site_rec[site]
+        alt_index = site_alt[site]
+        recs = self.records
+        ref_dict = pa.array([r.ref for r in recs for _ in r.alts], type=pa.string())
+        alt_dict = pa.array([a for r in recs for a in r.alts], type=pa.string())
+        site_idx = pa.array(site.astype(np.int32))
+        starts = np.array([r.start for r in recs], dtype=np.int64)
+        allele2 = c["allele2"]
         arrays = [
-            pa.array(np.concatenate(c["start"]), type=pa.int64()),
-            pa.DictionaryArray.from_arrays(pa.array(site_idx), ref_dict),
-            pa.DictionaryArray.from_arrays(pa.array(site_idx), alt_dict),
-            pa.array(np.concatenate(c["alt_index"]), type=pa.int16()),
-            pa.DictionaryArray.from_arrays(pa.array(np.concatenate(c["sample"]).astype(np.int32)), sample_dictionary),
-            pa.array(np.concatenate(c["allele1"]), type=pa.int16()),
-            pa.array(allele2, type=pa.int16(), mask=~valid2),
-            pa.array(np.concatenate(c["phased"]), type=pa.bool_()),
-            _extra_column(c["extra"]),
-            _int_column(c["dp"]),
-            _int_column(c["gq"]),
-            _pair_column(c["ad"]),
+            pa.array(starts[rec], type=pa.int64()),
+            pa.DictionaryArray.from_arrays(site_idx, ref_dict),
+            pa.DictionaryArray.from_arrays(site_idx, alt_dict),
+            pa.array(alt_index.astype(np.int16), type=pa.int16()),
+            pa.DictionaryArray.from_arrays(pa.array(sample.astype(np.int32)), sample_dictionary),
+            pa.array(c["allele1"], type=pa.int16()),
+            pa.array(allele2, type=pa.int16(), mask=allele2 == _VECTOR_END),
+            pa.array(c["phased"], type=pa.bool_()),
+            pa.array(extra, type=pa.list_(pa.int16())) if polyploid else pa.nulls(len(site), pa.list_(pa.int16())),
+            self._format_column(rec, sample, "dp"),
+            self._format_column(rec, sample, "gq"),
+            self._ad_column(rec, sample, alt_index),
         ]
         return pa.RecordBatch.from_arrays(arrays, schema=CALLS_SCHEMA)
 
+    def _format_column(self, rec: np.ndarray, sample: np.ndarray, name: str) -> pa.Array:
+        present = [i for i, r in enumerate(self.records) if getattr(r, name) is not None]
+        if not present:
+            return pa.nulls(len(rec), pa.int32())
+        values = np.full(len(rec), _INT_MISSING - 1, dtype=np.int32)
+        for i in present:
+            rows = np.flatnonzero(rec == i)
+            if rows.size:
+                values[rows] = getattr(self.records[i], name)[sample[rows]]
+        return pa.array(values, type=pa.int32(), mask=values <= _INT_MISSING)
 
-def _int_column(parts: list) -> pa.Array:
-    values = np.concatenate(parts)
-    return pa.array(values, type=pa.int32(), mask=values <= _INT_MISSING)
+    def _ad_column(self, rec: np.ndarray, sample: np.ndarray, alt_index: np.ndarray) -> pa.Array:
+        """list<int32> of [ref depth, this allele's depth]; null when either is missing."""
+        present = [i for i, r in enumerate(self.records) if r.ad is not None]
+        if not present:
+            return pa.nulls(len(rec), pa.list_(pa.int32()))
+        pairs = np.full((len(rec), 2), _INT_MISSING - 1, dtype=np.int32)
+        for i in present:
+            rows = np.flatnonzero(rec == i)
+            if rows.size:
+                ad = self.records[i].ad
+                pairs[rows, 0] = ad[sample[rows], 0]
+                pairs[rows, 1] = ad[sample[rows], alt_index[rows]]
+        offsets = pa.array(np.arange(0, 2 * len(pairs) + 1, 2, dtype=np.int32))
+        mask = pa.array((pairs <= _INT_MISSING).any(axis=1))
+        return pa.ListArray.from_arrays(offsets, pa.array(pairs.ravel(), type=pa.int32()), mask=mask)
 
 
-def _extra_column(parts: list) -> pa.Array:
-    """Alleles after the second of polyploid calls (list<int16>), null for haploid and diploid calls.
+class _SiteCounts:
+    """Per-site genotype counts of a batch, filled by _genotype_block."""
 
-    ``parts`` holds, per site, either a row count (no polyploid call: all null) or a list of rows.
+    def __init__(self, n_sites: int) -> None:
+        for name in ("n_hom_ref", "n_het", "n_hom_alt", "n_missing", "ac", "an"):
+            setattr(self, name, np.zeros(n_sites, dtype=np.int64))
+        self.hom_ref_spelling = np.full(n_sites, -1, dtype=np.int64)  # ploidy * 2 + phased; -1: no hom-ref sample
+
+    def column(self, name: str, type_: pa.DataType) -> pa.Array:
+        spelling = self.hom_ref_spelling
+        if name == "af":
+            return pa.array(np.divide(self.ac, self.an, out=np.zeros(len(self.ac)), where=self.an > 0),
+                            type=type_, mask=self.an == 0)
+        if name == "hom_ref_ploidy":
+            return pa.array(spelling // 2, type=type_, mask=spelling < 0)
+        if name == "hom_ref_phased":
+            return pa.array(spelling % 2 == 1, type=type_, mask=spelling < 0)
+        return pa.array(getattr(self, name), type=type_)
+
+
+def _genotype_block(recs: list[_Record], members: np.ndarray, width: int, n_alt: np.ndarray,
+                    site_first: np.ndarray, counts: _SiteCounts) -> dict | None:
+    """Site counts and sparse calls for the records ``members`` (all with genotype arrays ``width`` wide).
+
+    A sample whose alleles are all 0 (full ploidy) is a plain reference call: it is only counted. Every other
+    (record, sample) entry is expanded to each ALT of its record and classified there; that is ~5% of a cohort's
+    genotypes, so the work is proportional to the calls written, not to records x samples. Returns None
+    when a genotype names an allele its record does not have (the caller reports it).
     """
-    if all(isinstance(part, int) for part in parts):
-        return pa.nulls(sum(parts), pa.list_(pa.int16()))
-    rows = [row for part in parts for row in ([None] * part if isinstance(part, int) else part)]
-    return pa.array(rows, type=pa.list_(pa.int16()))
+    ploidy_width = width - 1
+    gt = np.empty((len(members),) + recs[members[0]].gt.shape, dtype=np.int16)  # (records, samples, width)
+    for j, i in enumerate(members.tolist()):
+        gt[j] = recs[i].gt
+    alleles = gt[:, :, :ploidy_width]
+    phased = gt[:, :, ploidy_width] != 0
+    plain_ref = alleles[:, :, 0] == 0
+    for p in range(1, ploidy_width):
+        plain_ref &= alleles[:, :, p] == 0
+    n_plain = np.count_nonzero(plain_ref, axis=1)
+    n_plain_phased = np.count_nonzero(plain_ref & phased, axis=1) if ploidy_width > 1 else np.zeros_like(n_plain)
+    # Spellings of plain reference calls: ploidy * 2 + phased (haploid calls count as unphased).
+    spell_phased, spell_unphased = ploidy_width * 2 + (ploidy_width > 1), ploidy_width * 2
+
+    flat = np.flatnonzero(~plain_ref)  # faster than np.nonzero on a 2-D mask
+    ri, si = np.divmod(flat, plain_ref.shape[1])
+    sub = alleles[ri, si]  # (entries, ploidy_width)
+    if len(sub) and (sub.max(axis=1) > n_alt[members[ri]]).any():
+        return None
+    ph = phased[ri, si]
+    ploidy = (sub != _VECTOR_END).sum(axis=1)
+    missing = (sub == _MISSING).any(axis=1)
+    n_called = (sub >= 0).sum(axis=1)
+    spelling = ploidy * 2 + (ph & (ploidy > 1))
+
+    # Expand each entry to every ALT of its record: entry e at site site_first[record] + k, alt index k + 1.
+    rec_of_entry = members[ri]
+    reps = n_alt[rec_of_entry]
+    if (reps == 1).all():
+        expand = None
+        e_site = site_first[rec_of_entry]
+        e_alt = np.ones(len(ri), dtype=np.int64)
+    else:
+        expand = np.repeat(np.arange(len(ri)), reps)
+        within = np.arange(len(expand)) - np.repeat(np.cumsum(reps) - reps, reps)
+        e_site = site_first[rec_of_entry][expand] + within
+        e_alt = within + 1
+        sub, ph, ploidy, missing, n_called, spelling, si = (
+            a[expand] for a in (sub, ph, ploidy, missing, n_called, spelling, si))
+    copies = (sub == e_alt[:, None]).sum(axis=1)
+    carries = copies > 0
+    called = ~missing
+    hom_ref = called & ~carries
+    hom_alt = called & (copies == ploidy) & (ploidy > 0)
+    het = called & carries & ~hom_alt
+
+    # Sites of these records, and what the plain reference calls add to them.
+    block_n_alt = n_alt[members]
+    site_member = np.repeat(np.arange(len(members)), block_n_alt)
+    within_record = np.arange(len(site_member)) - np.repeat(np.cumsum(block_n_alt) - block_n_alt, block_n_alt)
+    block_sites = site_first[members][site_member] + within_record
+    n = len(counts.ac)
+
+    def add(target: np.ndarray, mask: np.ndarray | None = None, weights: np.ndarray | None = None) -> None:
+        sites = e_site if mask is None else e_site[mask]
+        w = None if weights is None else (weights if mask is None else weights[mask])
+        target += np.bincount(sites, weights=w, minlength=n).astype(np.int64)
+
+    add(counts.n_hom_ref, hom_ref)
+    counts.n_hom_ref[block_sites] += n_plain[site_member]
+    add(counts.n_het, het)
+    add(counts.n_hom_alt, hom_alt)
+    add(counts.n_missing, missing)
+    add(counts.ac, None, copies)
+    add(counts.an, None, n_called)
+    counts.an[block_sites] += n_plain[site_member] * ploidy_width
+
+    # The commonest reference spelling of each site is implied by absence; other reference spellings get rows.
+    n_spellings = 2 * ploidy_width + 2
+    tally = np.zeros((n, n_spellings), dtype=np.int64)
+    np.add.at(tally, (e_site[hom_ref], spelling[hom_ref]), 1)
+    tally[block_sites, spell_phased] += n_plain_phased[site_member]
+    tally[block_sites, spell_unphased] += (n_plain - n_plain_phased)[site_member]
+    has_ref = tally[block_sites].sum(axis=1) > 0
+    default = np.where(has_ref, tally[block_sites].argmax(axis=1), -1)
+    counts.hom_ref_spelling[block_sites] = default
+    site_default = counts.hom_ref_spelling
+
+    keep = carries | missing | (hom_ref & (spelling != site_default[e_site]))
+    part = {"site": e_site[keep], "sample": si[keep], "allele1": sub[keep, 0].astype(np.int16),
+            "allele2": (sub[keep, 1] if ploidy_width > 1 else np.full(int(keep.sum()), _VECTOR_END)).astype(np.int16),
+            "phased": (ph & (ploidy > 1))[keep],  # haploid: no phase (cyvcf2's flag is not reliable there)
+            "extra": [[int(a) for a in row if a != _VECTOR_END] or None for row in sub[keep, 2:]]
+            if ploidy_width > 2 else None}
+
+    # Plain reference calls whose spelling is not the site's default (e.g. unphased 0/0 among 0|0): rare.
+    n_plain_unphased = n_plain - n_plain_phased
+    odd = np.flatnonzero(((default != spell_phased) & (n_plain_phased[site_member] > 0))
+                         | ((default != spell_unphased) & (n_plain_unphased[site_member] > 0)))
+    if odd.size:
+        parts = [part]
+        for k in odd.tolist():
+            m = site_member[k]
+            plain_spelling = np.where(phased[m], spell_phased, spell_unphased)
+            rows = np.flatnonzero(plain_ref[m] & (plain_spelling != default[k]))
+            parts.append({"site": np.full(rows.size, block_sites[k]), "sample": rows,
+                          "allele1": np.zeros(rows.size, dtype=np.int16),
+                          "allele2": np.full(rows.size, 0 if ploidy_width > 1 else _VECTOR_END, dtype=np.int16),
+                          "phased": phased[m, rows] & (ploidy_width > 1),
+                          "extra": [[0] * (ploidy_width - 2)] * rows.size if ploidy_width > 2 else None})
+        merged = {k: np.concatenate([p[k] for p in parts]) for k in ("site", "sample", "allele1", "allele2", "phased")}
+        merged["extra"] = [row for p in parts for row in p["extra"]] if ploidy_width > 2 else None
+        part = merged
+    return part
 
 
-def _pair_column(parts: list) -> pa.Array:
-    """(k, 2) int arrays -> list<int32> of [ref, alt]; rows with a missing value are null."""
-    pairs = np.concatenate(parts).astype(np.int32)
-    offsets = pa.array(np.arange(0, 2 * len(pairs) + 1, 2, dtype=np.int32))
-    mask = pa.array((pairs <= _INT_MISSING).any(axis=1))
-    return pa.ListArray.from_arrays(offsets, pa.array(pairs.ravel(), type=pa.int32()), mask=mask)
-
-
-_INT_MISSING = np.iinfo(np.int32).min + 1  # at or below: htslib's missing / vector-end sentinels
-
-
-def _format_ints(rec, keys: set, key: str, n: int, width: int = 1) -> np.ndarray:
-    """FORMAT/<key> as an (n, width) int32 array, missing as the sentinel; all missing when absent."""
+def _format_ints(rec, keys: set, key: str, n: int, width: int = 1) -> np.ndarray | None:
+    """FORMAT/<key> as an (n, width) int32 array, missing as the sentinel; None when absent or not integers."""
     if key in keys:
         values = rec.format(key)
         if values is not None and values.dtype.kind == "i":
@@ -272,7 +552,7 @@ def _format_ints(rec, keys: set, key: str, n: int, width: int = 1) -> np.ndarray
                 pad = np.full((n, width - values.shape[1]), np.iinfo(np.int32).min, dtype=values.dtype)
                 values = np.hstack([values, pad])
             return values.astype(np.int32)
-    return np.full((n, width), np.iinfo(np.int32).min, dtype=np.int32)
+    return None
 
 
 def _info_map(rec, info_numbers: dict[str, str], alt_index: int) -> list[tuple[str, str]] | None:
@@ -300,120 +580,38 @@ def _text(value) -> str:
     return str(value)
 
 
-def _add_record(batch: _Batch, rec, n_samples: int, header: HeaderInfo, checker: RecordChecker,
-                line: int | None, where: str, samples: list[str]) -> None:
+def _read_record(rec, n_samples: int, header: HeaderInfo, checker: RecordChecker, line: int | None, where: str,
+                 samples: list[str]) -> _Record:
+    """Check one record and keep what the tables need of it."""
     checker.check(rec, line, where)
     alts = rec.ALT
-    start = rec.start
-    end = rec.end
-    ref = rec.REF
-    rsid = rec.ID
-    qual = rec.QUAL
-    filt = rec.FILTERS
-    filters = list(filt) if filt else None
-    n_alleles = len(alts) + 1
     format_keys = set(rec.FORMAT or []) if n_samples else set()
-
-    alleles = None
+    gt = dp = gq = ad = None
     if "GT" in format_keys:
-        gt = rec.genotype.array()
-        if gt.shape[1] >= 2:
-            alleles = gt[:, :-1]
-            phased = gt[:, -1].astype(bool)
-            present = alleles != _VECTOR_END
-            ploidy = present.sum(axis=1)
-            missing = (alleles == _MISSING).any(axis=1)
-            # Phase is meaningless for haploid calls (htslib flags them phased); normalise for comparisons.
-            phased_cmp = phased & (ploidy > 1)
-            spelling = ploidy.astype(np.int64) * 2 + phased_cmp
-            checker.check_genotypes(rec, alleles, line, where, samples)
-            checker.check_format_sizes(rec, ploidy, line, where, samples)
-            dp = _format_ints(rec, format_keys, "DP", n_samples)[:, 0]
-            gq = _format_ints(rec, format_keys, "GQ", n_samples)[:, 0]
-            ad = _format_ints(rec, format_keys, "AD", n_samples, width=n_alleles)
+        array = rec.genotype.array()
+        if array.shape[1] >= 2:
+            gt = array
+            alleles = array[:, :-1]
+            if not alts:  # ALT '.' (otherwise the batch checks allele indices: cheaper over many records)
+                checker.check_genotypes(0, alleles, line, where, samples)
+            try:
+                checker.check_format_sizes(rec, alleles, line, where, samples)
+            except VcfRejected:
+                checker.check_genotypes(len(alts), alleles, line, where, samples)  # the first fault first
+                raise
+            dp = _format_ints(rec, format_keys, "DP", n_samples)
+            gq = _format_ints(rec, format_keys, "GQ", n_samples)
+            ad = _format_ints(rec, format_keys, "AD", n_samples, width=len(alts) + 1)
+            dp = None if dp is None else dp[:, 0]
+            gq = None if gq is None else gq[:, 0]
     elif n_samples:
         checker.check_format_sizes(rec, None, line, where, samples)
-
-    for alt_index, alt in enumerate(alts, start=1):
-        s = batch.sites
-        s["start"].append(start)
-        s["end"].append(end)
-        s["ref"].append(ref)
-        s["alt"].append(alt)
-        s["alt_index"].append(alt_index)
-        s["n_alleles"].append(n_alleles)
-        s["rsid"].append(rsid)
-        s["qual"].append(qual)
-        s["filters"].append(filters)
-        s["info"].append(_info_map(rec, header.info_numbers, alt_index))
-        batch.site_ref.append(ref)
-        batch.site_alt.append(alt)
-        site_no = batch.n_sites
-        batch.n_sites += 1
-        if alleles is None:  # no GT: every sample's genotype is unknown ('.')
-            for name in ("n_hom_ref", "n_het", "n_hom_alt", "ac", "an"):
-                s[name].append(0)
-            s["n_missing"].append(n_samples)
-            s["af"].append(None)
-            s["hom_ref_ploidy"].append(None)
-            s["hom_ref_phased"].append(None)
-            continue
-        is_alt = alleles == alt_index
-        carries = is_alt.any(axis=1)
-        n_alt_copies = is_alt.sum(axis=1)
-        called = ~missing
-        hom_ref = called & ~carries
-        hom_alt = called & (n_alt_copies == ploidy) & (ploidy > 0)
-        het = called & carries & ~hom_alt
-        ac = int(n_alt_copies.sum())
-        an = int((alleles >= 0).sum())
-        s["n_hom_ref"].append(int(hom_ref.sum()))
-        s["n_het"].append(int(het.sum()))
-        s["n_hom_alt"].append(int(hom_alt.sum()))
-        s["n_missing"].append(int(missing.sum()))
-        s["ac"].append(ac)
-        s["an"].append(an)
-        s["af"].append(ac / an if an else None)
-
-        # Reference-only samples are implied by absence; pick the commonest spelling for them and store
-        # any sample spelled otherwise explicitly.
-        if hom_ref.any():
-            counts = np.bincount(spelling[hom_ref])
-            default = int(counts.argmax())
-            exception = hom_ref & (spelling != default)
-            s["hom_ref_ploidy"].append(default // 2)
-            s["hom_ref_phased"].append(bool(default % 2))
-            keep = carries | missing | exception
-        else:
-            s["hom_ref_ploidy"].append(None)
-            s["hom_ref_phased"].append(None)
-            keep = carries | missing
-        idx = np.flatnonzero(keep)
-        if idx.size == 0:
-            continue
-        k = idx.size
-        c = batch.calls
-        c["start"].append(np.full(k, start, dtype=np.int64))
-        c["site"].append(np.full(k, site_no, dtype=np.int32))
-        c["alt_index"].append(np.full(k, alt_index, dtype=np.int16))
-        c["sample"].append(idx.astype(np.int32))
-        c["allele1"].append(alleles[idx, 0].astype(np.int16))
-        if alleles.shape[1] > 1:
-            a2 = alleles[idx, 1].astype(np.int16)
-            c["allele2"].append(a2)
-            c["allele2_valid"].append(a2 != _VECTOR_END)
-        else:
-            c["allele2"].append(np.zeros(k, dtype=np.int16))
-            c["allele2_valid"].append(np.zeros(k, dtype=bool))
-        c["phased"].append(phased[idx])
-        if alleles.shape[1] > 2:
-            extra = alleles[idx, 2:]
-            c["extra"].append([[int(a) for a in row if a != _VECTOR_END] or None for row in extra])
-        else:
-            c["extra"].append(k)
-        c["dp"].append(dp[idx])
-        c["gq"].append(gq[idx])
-        c["ad"].append(ad[idx][:, [0, alt_index]])
+    filt = rec.FILTERS
+    return _Record(
+        start=rec.start, end=rec.end, ref=rec.REF, alts=alts, rsid=rec.ID, qual=rec.QUAL,
+        filters=list(filt) if filt else None,
+        info=[_info_map(rec, header.info_numbers, i) for i in range(1, len(alts) + 1)],
+        gt=gt, dp=dp, gq=gq, ad=ad, line=line, where=where)
 
 
 def _which(previous: str | None) -> str:
@@ -462,7 +660,7 @@ class _RegionReader:
 
 
 def iter_region(path: str, region: Region, header: HeaderInfo | None = None, name: str | None = None,
-                chunk_records: int = 4096, warnings: Counter | None = None) -> Iterator[tuple[str, pa.RecordBatch, pa.RecordBatch]]:
+                chunk_records: int = 1024, warnings: Counter | None = None) -> Iterator[tuple[str, pa.RecordBatch, pa.RecordBatch]]:
     """Yield ``(chromosome, sites_batch, calls_batch)`` chunks for the records of one region.
 
     Raises VcfRejected (file, line, expected, found) on a record genolake will not take; htslib warnings are
@@ -480,16 +678,20 @@ def iter_region(path: str, region: Region, header: HeaderInfo | None = None, nam
             n_samples = len(samples)
             sample_dictionary = pa.array(samples, type=pa.string())
             batch, chrom, n_records = _Batch(), None, 0
-            for rec, line, where in reader.records(vcf, log):
-                rec_chrom = normalize_chromosome(rec.CHROM)
-                if chrom is not None and (rec_chrom != chrom or n_records >= chunk_records):
-                    yield chrom, batch.sites_batch(), batch.calls_batch(sample_dictionary)
-                    batch, n_records = _Batch(), 0
-                chrom = rec_chrom
-                _add_record(batch, rec, n_samples, header, checker, line, where, samples)
-                n_records += 1
+            try:
+                for rec, line, where in reader.records(vcf, log):
+                    rec_chrom = normalize_chromosome(rec.CHROM)
+                    if chrom is not None and (rec_chrom != chrom or n_records >= chunk_records):
+                        yield (chrom, *batch.build(n_samples, sample_dictionary, checker, samples))
+                        batch, n_records = _Batch(), 0
+                    chrom = rec_chrom
+                    batch.add(_read_record(rec, n_samples, header, checker, line, where, samples))
+                    n_records += 1
+            except VcfRejected:
+                batch.check_alleles(checker, samples)  # an earlier record's fault comes first
+                raise
             if chrom is not None and n_records:
-                yield chrom, batch.sites_batch(), batch.calls_batch(sample_dictionary)
+                yield (chrom, *batch.build(n_samples, sample_dictionary, checker, samples))
         finally:
             vcf.close()
             if warnings is not None:
@@ -500,14 +702,49 @@ def _part_path(root: str, table: str, source_file: str, chromosome: str, part: s
     return os.path.join(root, table, f"source_file={source_file}", f"chromosome={chromosome}", f"part-{part}.parquet")
 
 
+class _PartWriter:
+    """One Parquet file of a region; batches are gathered into row groups of about ``ROW_GROUP_ROWS`` rows
+    (a parsing batch holds ~1000 records, too few calls for a well-compressed row group)."""
+
+    ROW_GROUP_ROWS = 1 << 20
+
+    def __init__(self, target: str, schema: pa.Schema) -> None:
+        os.makedirs(os.path.dirname(target), exist_ok=True)
+        self.target, self.schema = target, schema
+        self.writer = pq.ParquetWriter(target, schema, compression="zstd")
+        self.pending: list[pa.RecordBatch] = []
+        self.pending_rows = 0
+        self.rows = 0
+
+    def write(self, batch: pa.RecordBatch) -> None:
+        if not batch.num_rows:
+            return
+        self.pending.append(batch)
+        self.pending_rows += batch.num_rows
+        self.rows += batch.num_rows
+        if self.pending_rows >= self.ROW_GROUP_ROWS:
+            self.flush()
+
+    def flush(self) -> None:
+        if self.pending:
+            table = pa.Table.from_batches(self.pending, schema=self.schema)
+            self.writer.write_table(table, row_group_size=max(self.pending_rows, 1))
+            self.pending, self.pending_rows = [], 0
+
+    def close(self) -> None:
+        try:
+            self.flush()
+        finally:
+            self.writer.close()
+
+
 def write_region(path: str, region: Region, out_root: str, source_file: str, part: str,
                  header: HeaderInfo | None = None, name: str | None = None) -> dict:
     """Parse one region and write its sites and calls as Parquet under ``out_root``.
 
     Returns ``{"files": [per-file stats], "warnings": {message: count}, "rejected": None | VcfRejected.to_dict()}``.
     """
-    writers: dict[tuple[str, str], pq.ParquetWriter] = {}
-    stats: dict[tuple[str, str], dict] = {}
+    writers: dict[tuple[str, str], _PartWriter] = {}
     warnings: Counter = Counter()
     rejected = None
     try:
@@ -515,21 +752,16 @@ def write_region(path: str, region: Region, out_root: str, source_file: str, par
             for table, data, schema in (("sites", sites, SITES_SCHEMA), ("calls", calls, CALLS_SCHEMA)):
                 key = (table, chrom)
                 if key not in writers:
-                    target = _part_path(out_root, table, source_file, chrom, part)
-                    os.makedirs(os.path.dirname(target), exist_ok=True)
-                    writers[key] = pq.ParquetWriter(target, schema, compression="zstd")
-                    stats[key] = {"table": table, "chromosome": chrom, "path": target, "rows": 0}
-                if data.num_rows:
-                    writers[key].write_batch(data)
-                    stats[key]["rows"] += data.num_rows
+                    writers[key] = _PartWriter(_part_path(out_root, table, source_file, chrom, part), schema)
+                writers[key].write(data)
     except VcfRejected as exc:
         rejected = exc.to_dict()
     finally:
         for writer in writers.values():
             writer.close()
-    for item in stats.values():
-        item["bytes"] = os.path.getsize(item["path"])
-    return {"files": list(stats.values()), "warnings": dict(warnings), "rejected": rejected}
+    files = [{"table": table, "chromosome": chrom, "path": w.target, "rows": w.rows, "bytes": os.path.getsize(w.target)}
+             for (table, chrom), w in writers.items()]
+    return {"files": files, "warnings": dict(warnings), "rejected": rejected}
 
 
 def write_samples(samples: list[str], out_root: str, source_file: str, source_path: str) -> dict:
@@ -562,7 +794,7 @@ class IngestStats:
 
 
 def ingest_vcf(spark, path: str, out_root: str, source_file: str, source_path: str | None = None,
-               target_bp: int = 5_000_000) -> IngestStats:
+               n_regions: int | None = None) -> IngestStats:
     """Parse ``path`` in Spark tasks (one per region) and write sites/calls/samples Parquet under ``out_root``.
 
     ``out_root`` is a staging folder: the caller commits it (see resources.storage) so a failed run leaves
@@ -571,7 +803,9 @@ def ingest_vcf(spark, path: str, out_root: str, source_file: str, source_path: s
     name = os.path.basename(source_path or path)
     header = check_header(path, name)
     warnings = Counter({w: 1 for w in header.warnings})
-    regions = plan_regions(path, target_bp=target_bp)
+    if n_regions is None:  # two tasks per core, more for big files (~32 MiB of BGZF each)
+        n_regions = max(2 * spark.sparkContext.defaultParallelism, os.path.getsize(path) >> 25)
+    regions = plan_regions(path, n_regions)
     run = uuid.uuid4().hex[:8]
     tasks = [(i, r) for i, r in enumerate(regions)]
 

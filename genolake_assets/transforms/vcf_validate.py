@@ -246,9 +246,10 @@ class RecordChecker:
                     self.seen_contigs.add(last_chrom)
             self.last = (chrom, pos)
 
-    def check_genotypes(self, rec, alleles: np.ndarray, line: int | None, where: str, samples: list[str]) -> None:
+    def check_genotypes(self, n_alt: int, alleles: np.ndarray, line: int | None, where: str,
+                        samples: list[str]) -> None:
+        """Genotype allele indices within REF + ``n_alt`` ALT alleles (``alleles``: samples x ploidy)."""
         top = int(alleles.max()) if alleles.size else 0
-        n_alt = len(rec.ALT)
         if top > n_alt and n_alt == 0:  # ALT '.': no variant allele, so no row in sites or calls
             self.warnings["genotypes name an ALT allele where ALT is '.' (no variant rows kept)"] += 1
         elif top > n_alt:
@@ -256,8 +257,9 @@ class RecordChecker:
             raise VcfRejected(self.name, f"genotype allele index out of range at {where} (sample {sample})", line,
                               f"indices 0..{n_alt} (REF + {n_alt} ALT)", str(top))
 
-    def check_format_sizes(self, rec, ploidy: np.ndarray | None, line: int | None, where: str,
+    def check_format_sizes(self, rec, alleles: np.ndarray | None, line: int | None, where: str,
                            samples: list[str]) -> None:
+        """``alleles``: the record's genotype allele indices (samples x ploidy, -2 padding), None without GT."""
         if not self.sized or not rec.ALT:  # ALT '.': no variant rows are kept, nothing to size against
             return
         keys = [k for k in rec.FORMAT if k in self.sized]
@@ -283,6 +285,7 @@ class RecordChecker:
             elif number == "R":
                 expected = np.full(len(present), n_alleles)
             else:  # G: one value per possible genotype for the sample's ploidy
+                ploidy = None if alleles is None else (alleles != -2).sum(axis=1)
                 p = ploidy if ploidy is not None else np.full(len(present), 2)
                 expected = np.array([_n_genotypes(n_alleles, int(k)) for k in p])
                 if ploidy is None:  # no GT: the ploidy is unknown, accept haploid sizes too

@@ -107,12 +107,27 @@ def test_multiallelic_sites_are_split_with_their_alt_index(ingested):
 
 def test_regions_from_a_tabix_index_and_whole_file_otherwise(tmp_path):
     assert vcf.plan_regions(str(VCF_100)) == [vcf.Region("22")]
-    split = vcf.plan_regions(str(VCF_100), target_bp=1_000)
-    assert split == [vcf.Region("22")]  # no ##contig length: the contig is one region
     plain = tmp_path / "x.vcf.gz"
     plain.write_bytes(VCF_100.read_bytes())  # no index beside it
-    assert vcf.plan_regions(str(plain)) == [vcf.Region()]
+    assert vcf.plan_regions(str(plain), 8) == [vcf.Region()]
     assert vcf.detect_compression(str(VCF_100)) == "bgzf"
+
+
+def test_regions_cut_by_compressed_bytes_own_every_record_once():
+    """The 1000 Genomes slice has two genes 20 Mb apart: regions are cut by data, not by base pairs, and each
+    record lands in exactly one region (a tabix query returns overlapping records; ownership is by POS)."""
+    windows, end = vcf.tabix_layout(str(VCF_100) + ".tbi")["22"]
+    assert (windows[1:] >= windows[:-1]).all() and windows[-1] <= end <= VCF_100.stat().st_size
+    regions = vcf.plan_regions(str(VCF_100), 3)
+    assert len(regions) == 3 and all(r.contig == "22" for r in regions)
+    assert regions[0].start == 1 and regions[-1].end >= 51_304_566
+    assert all(a.end + 1 == b.start for a, b in zip(regions, regions[1:]))  # contiguous, no gap or overlap
+    whole = [(s.num_rows, c.num_rows) for _, s, c in vcf.iter_region(str(VCF_100), vcf.Region())]
+    parts = [[(s.num_rows, c.num_rows) for _, s, c in vcf.iter_region(str(VCF_100), r)] for r in regions]
+    rows = [sum(n for n, _ in p) for p in parts]
+    assert sum(rows) == sum(n for n, _ in whole) == 1269
+    assert sum(c for p in parts for _, c in p) == sum(c for _, c in whole)
+    assert min(rows) > 1269 / 6  # balanced by bytes: no near-empty region
 
 
 def test_chromosome_names_and_partition_keys():
