@@ -14,7 +14,7 @@ SAMPLE := data/sample
 DEMO_FILES := $(SAMPLE)/1kgp3_chr22_CYP2D6_GRCh37.vcf.gz $(SAMPLE)/1kgp3_chr22_COMT_GRCh37.vcf.gz \
 	$(SAMPLE)/variant_summary.2021-01.chr22_or_response.subset.txt.gz
 
-.PHONY: help setup demo test bench dev clean java bcftools
+.PHONY: help setup demo test bench hail-env dev clean java bcftools
 SIZE ?= S
 
 help:  ## list the targets
@@ -22,8 +22,8 @@ help:  ## list the targets
 
 $(STAMP): requirements.lock pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
-	$(BIN)/python -m pip install -q --disable-pip-version-check uv==0.13.9
-	$(BIN)/uv pip install -q --python $(BIN)/python -r requirements.lock
+	@test -x $(BIN)/uv || { $(BIN)/python -m pip --version >/dev/null 2>&1 || $(BIN)/python -m ensurepip >/dev/null; $(BIN)/python -m pip install -q --disable-pip-version-check uv==0.13.9; }
+	$(BIN)/uv pip install -q --compile-bytecode --python $(BIN)/python -r requirements.lock
 	$(BIN)/uv pip install -q --python $(BIN)/python --no-deps -e .
 	@rm -f $(VENV)/.installed-*
 	@touch $@
@@ -45,8 +45,13 @@ demo: $(STAMP) java  ## ingest the sample 1000 Genomes slices + ClinVar locally 
 test: $(STAMP) java bcftools  ## run the test suite (installs Debian's bcftools for the parity suite if missing)
 	$(BIN)/python -m pytest
 
-bench: $(STAMP) java bcftools  ## benchmark ingestion against bcftools (and Hail if HAIL_PYTHON is set): SIZE=S (default) or M
+bench: $(STAMP) java bcftools  ## benchmark ingestion against bcftools (and Hail after make hail-env): SIZE=S (default) or M
 	$(BIN)/python -m benchmarks.run --size $(SIZE)
+
+HAIL_VENV := benchmarks/.hail-venv
+hail-env: $(STAMP)  ## optional: Hail 0.2.139 in its own environment (benchmarks/.hail-venv), measured by make bench
+	@test -x $(HAIL_VENV)/bin/python || $(BIN)/uv venv -q --python $(PYTHON) $(HAIL_VENV)
+	$(BIN)/uv pip install -q --python $(HAIL_VENV)/bin/python hail==0.2.139
 
 dev: $(STAMP) java  ## open the Dagster UI (dagster dev) on http://127.0.0.1:3000 over the demo's home
 	$(BIN)/genolake dev --port 3000

@@ -78,33 +78,47 @@ def bcftools_rows(path: Path, genotypes: int) -> dict:
 
 
 def hail_rows(path: Path, genotypes: int, workdir: Path) -> dict:
+    """Hail run fairly: local[cores], min_partitions = cores, only the non-hom-ref entries written. Its rate is
+    taken over import_vcf -> Parquet (after hl.init, like genolake's warm figure); start-up is reported apart."""
     if not Path(HAIL_PYTHON).exists():
-        print(f"hail: skipped (no side environment at {HAIL_PYTHON}; set HAIL_PYTHON to a Python with hail)")
-        return {"hail_genotypes_per_s": None, "hail_seconds": None, "hail_peak_rss_bytes": None}
+        print(f"hail: skipped (no side environment at {HAIL_PYTHON}: run `make hail-env`, or set HAIL_PYTHON)")
+        return {"hail_genotypes_per_s": None, "hail_seconds": None, "hail_init_seconds": None,
+                "hail_peak_rss_bytes": None}
+    cores = os.cpu_count()
     script = (
-        "import hail as hl, sys; hl.init(master='local[2]', quiet=True);"
-        f"mt = hl.import_vcf('{path}', force_bgz=True, min_partitions={os.cpu_count()}, reference_genome='GRCh37');"
+        "import json, time; t0 = time.perf_counter(); import hail as hl;"
+        f"hl.init(master='local[{cores}]', quiet=True, log='{workdir / 'hail.log'}');"
+        "t1 = time.perf_counter();"
+        f"mt = hl.import_vcf('{path}', force_bgz=True, min_partitions={cores}, reference_genome='GRCh37');"
         "e = mt.entries(); e = e.filter(e.GT.is_non_ref());"
-        f"e.to_spark().write.parquet('{workdir / 'hail.parquet'}')"
+        f"e.to_spark().write.parquet('{workdir / 'hail.parquet'}');"
+        "print(json.dumps({'init': t1 - t0, 'run': time.perf_counter() - t1, 'version': hl.version()}))"
     )
-    seconds, rss, _ = run_measured([HAIL_PYTHON, "-c", script])
-    return {"hail_genotypes_per_s": genotypes / seconds, "hail_seconds": seconds, "hail_peak_rss_bytes": rss}
+    _, rss, done = run_measured([HAIL_PYTHON, "-c", script], env={**os.environ, "PYSPARK_PYTHON": HAIL_PYTHON})
+    times = json.loads(done.stdout.strip().splitlines()[-1])
+    return {"hail_genotypes_per_s": genotypes / times["run"], "hail_seconds": times["run"],
+            "hail_init_seconds": times["init"], "hail_peak_rss_bytes": rss, "hail_version": times["version"]}
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--size", choices=sorted(SIZES), default="S")
     parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument("--records", type=int, help="override the size's record count (a quick smoke run)")
+    parser.add_argument("--out", type=Path, default=HERE / "results", help="where latest.json is written")
+    parser.add_argument("--data", type=Path, default=HERE / "data", help="where the generated VCFs are kept")
     args = parser.parse_args()
 
-    data = HERE / "data"
-    print(f"generating {args.size} ({SIZES[args.size]:,} records x {SAMPLES} samples) ...", flush=True)
-    first = generate(args.size, args.seed, data)
-    second = generate(args.size, args.seed + 1, data)
-    genotypes = SIZES[args.size] * SAMPLES
+    data = args.data
+    records = args.records or SIZES[args.size]
+    label = args.size if not args.records else f"{args.size}{records}"
+    print(f"generating {label} ({records:,} records x {SAMPLES} samples) ...", flush=True)
+    first = generate(label, args.seed, data, records=records)
+    second = generate(label, args.seed + 1, data, records=records)
+    genotypes = records * SAMPLES
     vcf_gz_bytes = first.stat().st_size
 
-    result = {"size": args.size, "records": SIZES[args.size], "samples": SAMPLES, "genotypes": genotypes,
+    result = {"size": label, "records": records, "samples": SAMPLES, "genotypes": genotypes,
               "vcf_gz_bytes": vcf_gz_bytes, "cores": os.cpu_count(), "machine": platform.platform(),
               "date": datetime.now(timezone.utc).strftime("%Y-%m-%d")}
     print("bcftools ...", flush=True)
@@ -121,6 +135,9 @@ def main() -> None:
         result["genolake_genotypes_per_s"] = genotypes / genolake["ingest_seconds"]
         print("hail ...", flush=True)
         result.update(hail_rows(first, genotypes, Path(tmp)))
+        hail_out = Path(tmp) / "hail.parquet"
+        result["hail_output_bytes"] = (sum(p.stat().st_size for p in hail_out.rglob("*.parquet"))
+                                       if hail_out.exists() else None)
     view = result["bcftools_view_genotypes_per_s"]
 
     def row(name, per_s, rss, out_bytes=None):
@@ -131,7 +148,7 @@ def main() -> None:
         return f"| {name} | {speed} | {ratio} | {memory} | {size} |"
 
     lines = [
-        f"size {args.size}: {SIZES[args.size]:,} records x {SAMPLES:,} samples = {genotypes / 1e6:.0f} M genotypes; "
+        f"size {label}: {records:,} records x {SAMPLES:,} samples = {genotypes / 1e6:.0f} M genotypes; "
         f".vcf.gz {vcf_gz_bytes / 2**20:.1f} MiB; {os.cpu_count()} cores; {result['date']}",
         "",
         "| tool | genotypes/s | vs bcftools view -Ou | peak RSS (process tree) | output vs .vcf.gz |",
@@ -141,7 +158,8 @@ def main() -> None:
             result["bcftools_query_peak_rss_bytes"]),
         row("genolake ingest (warm, Spark local[*])", result["genolake_genotypes_per_s"], result["peak_rss_bytes"],
             result["output_bytes"]),
-        row("Hail import_vcf -> non-hom-ref -> Parquet", result["hail_genotypes_per_s"], result["hail_peak_rss_bytes"]),
+        row("Hail import_vcf -> non-hom-ref -> Parquet", result["hail_genotypes_per_s"], result["hail_peak_rss_bytes"],
+            result.get("hail_output_bytes")),
         "",
         f"genolake: Spark session start {result['genolake_spark_session_seconds']:.1f} s, first job "
         f"{result['genolake_first_job_seconds']:.1f} s; ingest {result['genolake_ingest_seconds']:.1f} s in "
@@ -151,12 +169,15 @@ def main() -> None:
         f"drug-response report (DuckDB, 50 variants x cohort): {result['report_seconds'] * 1000:.0f} ms; "
         f"by-sample lookup: {result['lookup_seconds'] * 1000:.0f} ms ({result['lookup_rows']:,} rows)",
     ]
+    if result["hail_seconds"] is not None:
+        lines.append(f"hail: start-up {result['hail_init_seconds']:.1f} s, import_vcf -> Parquet "
+                     f"{result['hail_seconds']:.1f} s (Hail {result['hail_version']})")
     print("\n".join(lines))
     result["table"] = lines
-    out = HERE / "results"
-    out.mkdir(exist_ok=True)
+    out = args.out
+    out.mkdir(parents=True, exist_ok=True)
     (out / "latest.json").write_text(json.dumps(result, indent=2) + "\n")
-    shutil.copyfile(out / "latest.json", out / f"{args.size}.json")
+    shutil.copyfile(out / "latest.json", out / f"{label}.json")
     print(f"written {out / 'latest.json'}")
 
 
