@@ -225,8 +225,7 @@ def plan_regions(path: str, n_regions: int = 1) -> list[Region]:
         return [Region()]
     if index.endswith(".tbi") and n_regions > 1:
         layout = {c: v for c, v in tabix_layout(index).items() if len(v[0])}
-        sizes = {c: max(end - int(windows[0]), 1) for c, (windows, end) in layout.items()}
-        target = sum(sizes.values()) / n_regions
+        target = sum(max(end - int(windows[0]), 1) for windows, end in layout.values()) / n_regions
         regions: list[Region] = []
         for contig, (windows, end) in layout.items():
             begin, start_offset = 1, int(windows[0])
@@ -252,7 +251,7 @@ def plan_regions(path: str, n_regions: int = 1) -> list[Region]:
 
 @dataclass
 class _Record:
-    """What a batch keeps of one parsed record (the cyvcf2 record itself is not kept: htslib reuses it)."""
+    """What a batch keeps of one parsed record (not the cyvcf2 record itself, which holds the whole htslib record)."""
 
     start: int
     end: int
@@ -381,28 +380,26 @@ class _Batch:
         return pa.RecordBatch.from_arrays(arrays, schema=CALLS_SCHEMA)
 
     def _format_column(self, rec: np.ndarray, sample: np.ndarray, name: str) -> pa.Array:
-        present = [i for i, r in enumerate(self.records) if getattr(r, name) is not None]
+        """FORMAT/DP or GQ of each call row; null where missing or where the record has no such field."""
+        present = [(i, getattr(r, name)) for i, r in enumerate(self.records) if getattr(r, name) is not None]
         if not present:
             return pa.nulls(len(rec), pa.int32())
-        values = np.full(len(rec), _INT_MISSING - 1, dtype=np.int32)
-        for i in present:
-            rows = np.flatnonzero(rec == i)
-            if rows.size:
-                values[rows] = getattr(self.records[i], name)[sample[rows]]
+        table = np.full((len(self.records), len(present[0][1])), _INT_MISSING - 1, dtype=np.int32)
+        for i, values in present:
+            table[i] = values
+        values = table[rec, sample]
         return pa.array(values, type=pa.int32(), mask=values <= _INT_MISSING)
 
     def _ad_column(self, rec: np.ndarray, sample: np.ndarray, alt_index: np.ndarray) -> pa.Array:
         """list<int32> of [ref depth, this allele's depth]; null when either is missing."""
-        present = [i for i, r in enumerate(self.records) if r.ad is not None]
+        present = [(i, r.ad) for i, r in enumerate(self.records) if r.ad is not None]
         if not present:
             return pa.nulls(len(rec), pa.list_(pa.int32()))
-        pairs = np.full((len(rec), 2), _INT_MISSING - 1, dtype=np.int32)
-        for i in present:
-            rows = np.flatnonzero(rec == i)
-            if rows.size:
-                ad = self.records[i].ad
-                pairs[rows, 0] = ad[sample[rows], 0]
-                pairs[rows, 1] = ad[sample[rows], alt_index[rows]]
+        width = max(ad.shape[1] for _, ad in present)
+        table = np.full((len(self.records), len(present[0][1]), width), _INT_MISSING - 1, dtype=np.int32)
+        for i, ad in present:
+            table[i, :, :ad.shape[1]] = ad
+        pairs = np.stack([table[rec, sample, 0], table[rec, sample, alt_index]], axis=1)
         offsets = pa.array(np.arange(0, 2 * len(pairs) + 1, 2, dtype=np.int32))
         mask = pa.array((pairs <= _INT_MISSING).any(axis=1))
         return pa.ListArray.from_arrays(offsets, pa.array(pairs.ravel(), type=pa.int32()), mask=mask)
@@ -677,20 +674,19 @@ def iter_region(path: str, region: Region, header: HeaderInfo | None = None, nam
             samples = list(vcf.samples)
             n_samples = len(samples)
             sample_dictionary = pa.array(samples, type=pa.string())
-            batch, chrom, n_records = _Batch(), None, 0
+            batch, chrom = _Batch(), None
             try:
                 for rec, line, where in reader.records(vcf, log):
                     rec_chrom = normalize_chromosome(rec.CHROM)
-                    if chrom is not None and (rec_chrom != chrom or n_records >= chunk_records):
+                    if chrom is not None and (rec_chrom != chrom or len(batch) >= chunk_records):
                         yield (chrom, *batch.build(n_samples, sample_dictionary, checker, samples))
-                        batch, n_records = _Batch(), 0
+                        batch = _Batch()
                     chrom = rec_chrom
                     batch.add(_read_record(rec, n_samples, header, checker, line, where, samples))
-                    n_records += 1
             except VcfRejected:
                 batch.check_alleles(checker, samples)  # an earlier record's fault comes first
                 raise
-            if chrom is not None and n_records:
+            if chrom is not None and len(batch):
                 yield (chrom, *batch.build(n_samples, sample_dictionary, checker, samples))
         finally:
             vcf.close()
