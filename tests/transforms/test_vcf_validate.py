@@ -50,3 +50,31 @@ def test_htslib_errors_reject_without_touching_the_broken_record(tmp_path):
         _parse(path)
     assert caught.value.line == 5 and "Could not parse the position 'abc'" in str(caught.value)
     assert "after 1:100" in str(caught.value)
+
+
+@pytest.mark.parametrize("later", ["1\t100\t.\tC\tT\t.\t.\t.\tGT\t0/1\n",  # unsorted: found while reading
+                                   "1\tabc\t.\tA\tG\t.\t.\t.\tGT\t0/1\n"])  # htslib error: found while reading
+def test_the_first_fault_of_the_file_is_reported_though_allele_indices_are_checked_per_batch(tmp_path, later):
+    """Allele indices are checked when a batch of records is built; a later record's fault, found while reading,
+    must not hide an earlier record's out-of-range allele."""
+    path = _write(tmp_path, "1\t150\t.\tA\tG\t.\t.\t.\tGT\t0/1\n1\t200\t.\tA\tG\t.\t.\t.\tGT\t0/3\n" + later)
+    with pytest.raises(VcfRejected) as caught:
+        _parse(path)
+    assert caught.value.line == 5
+    assert str(caught.value).startswith("x.vcf: line 5: genotype allele index out of range at 1:200 (sample S1)")
+
+
+def test_out_of_range_alleles_are_found_in_any_batch(tmp_path):
+    body = "".join(f"1\t{100 + i}\t.\tA\tG\t.\t.\t.\tGT\t0/1\n" for i in range(5)) + "1\t200\t.\tA\tG\t.\t.\t.\tGT\t2|0\n"
+    path = _write(tmp_path, body)
+    for chunk in (1, 4, 1024):
+        with pytest.raises(VcfRejected, match=r"line 9: genotype allele index out of range at 1:200 \(sample S1\)"):
+            list(vcf.iter_region(path, vcf.Region(), chunk_records=chunk))
+
+
+def test_haploid_calls_are_stored_unphased(tmp_path):
+    header = HEADER.replace("\tS1\n", "\tS1\tS2\tS3\n")
+    path = _write(tmp_path, "1\t100\t.\tA\tG\t.\t.\t.\tGT\t1\t0|1\t.\n", header)
+    (_, _, calls), = vcf.iter_region(path, vcf.Region())
+    rows = {r["sample_id"]: (r["allele1"], r["allele2"], r["phased"]) for r in calls.to_pylist()}
+    assert rows == {"S1": (1, None, False), "S2": (0, 1, True), "S3": (-1, None, False)}
