@@ -18,7 +18,7 @@ DEMO_FILES := $(SAMPLE)/1kgp3_chr22_CYP2D6_GRCh37.vcf.gz $(SAMPLE)/1kgp3_chr22_C
 SIZE ?= S
 
 help:  ## list the targets
-	@grep -E '^[a-z]+:.*##' $(MAKEFILE_LIST) | sed 's/:.*## /\t/'
+	@grep -E '^[a-z-]+:.*##' $(MAKEFILE_LIST) | sed 's/:.*## /\t/'
 
 $(STAMP): requirements.lock pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
