@@ -298,7 +298,7 @@ class _Batch:
         site_first = np.cumsum(n_alt) - n_alt
         n_sites = int(n_alt.sum())
         site_rec = np.repeat(np.arange(len(recs)), n_alt)
-        site_alt = np.arange(n_sites) - site_first[site_rec] + 1
+        site_alt = _rank_in_group(n_alt) + 1
         counts = _SiteCounts(n_sites)
         calls: list[dict] = []
         no_gt = np.array([r.gt is None for r in recs], dtype=bool)
@@ -425,6 +425,11 @@ class _SiteCounts:
         return pa.array(getattr(self, name), type=type_)
 
 
+def _rank_in_group(sizes: np.ndarray) -> np.ndarray:
+    """0, 1, .., size-1 for each group of ``sizes``, concatenated: [2, 1, 3] -> [0, 1, 0, 0, 1, 2]."""
+    return np.arange(int(sizes.sum())) - np.repeat(np.cumsum(sizes) - sizes, sizes)
+
+
 def _genotype_block(recs: list[_Record], members: np.ndarray, width: int, n_alt: np.ndarray,
                     site_first: np.ndarray, counts: _SiteCounts) -> dict | None:
     """Site counts and sparse calls for the records ``members`` (all with genotype arrays ``width`` wide).
@@ -463,12 +468,11 @@ def _genotype_block(recs: list[_Record], members: np.ndarray, width: int, n_alt:
     rec_of_entry = members[ri]
     reps = n_alt[rec_of_entry]
     if (reps == 1).all():
-        expand = None
         e_site = site_first[rec_of_entry]
         e_alt = np.ones(len(ri), dtype=np.int64)
     else:
         expand = np.repeat(np.arange(len(ri)), reps)
-        within = np.arange(len(expand)) - np.repeat(np.cumsum(reps) - reps, reps)
+        within = _rank_in_group(reps)
         e_site = site_first[rec_of_entry][expand] + within
         e_alt = within + 1
         sub, ph, ploidy, missing, n_called, spelling, si = (
@@ -483,8 +487,7 @@ def _genotype_block(recs: list[_Record], members: np.ndarray, width: int, n_alt:
     # Sites of these records, and what the plain reference calls add to them.
     block_n_alt = n_alt[members]
     site_member = np.repeat(np.arange(len(members)), block_n_alt)
-    within_record = np.arange(len(site_member)) - np.repeat(np.cumsum(block_n_alt) - block_n_alt, block_n_alt)
-    block_sites = site_first[members][site_member] + within_record
+    block_sites = site_first[members][site_member] + _rank_in_group(block_n_alt)
     n = len(counts.ac)
 
     def add(target: np.ndarray, mask: np.ndarray | None = None, weights: np.ndarray | None = None) -> None:
