@@ -1,11 +1,9 @@
 """Wires quality/ into Dagster asset checks.
 
-Processed partitions are validated in staging, before they are committed: a partition that fails a
-blocking check is not published (the previous version stays), and the run fails naming the file and the
-failed checks. Checks that pass are reported with the materialization, computed in the same pass.
+Processed partitions are validated on the data files a run wrote, before they are committed: a partition that
+fails a blocking check is not published (the table's snapshot stays as it was), and the run fails naming the
+file and the failed checks. Checks that pass are reported with the materialization, computed in the same pass.
 """
-
-import os
 
 from dagster import AssetCheckResult, AssetCheckSeverity, AssetCheckSpec, AssetKey, MetadataValue
 
@@ -43,18 +41,15 @@ def _result(table: str, name: str, passed: bool, metadata: dict) -> AssetCheckRe
     )
 
 
-def vcf_partition_checks(spark, staging: str, source_file: str, n_samples: int) -> list[AssetCheckResult]:
-    """Run the sites/calls/samples checks on one staged file partition."""
+def vcf_partition_checks(spark, files: dict[str, list[str]], n_samples: int) -> list[AssetCheckResult]:
+    """Run the sites/calls/samples checks on one file's new data files (not yet committed)."""
     from pyspark.sql import functions as F
 
-    def path(table: str) -> str:
-        return f"{staging}/{table}/source_file={source_file}"
-
     def read(table: str):
-        return spark.read.option("basePath", f"{staging}/{table}").parquet(path(table))
+        return spark.read.parquet(*files[table])
 
     results = []
-    if os.path.isdir(path("sites")):
+    if files.get("sites"):
         sites = read("sites").cache()
         calls = read("calls")
         outcome = schemas.validate_spark(sites, "sites")

@@ -160,11 +160,18 @@ def dev(host: str = typer.Option("127.0.0.1", help="Interface for the UI"),
 
 def _engine():
     from resources.query import DuckDBQueryEngine
-    from resources.storage import LocalStorage
 
-    home = str(mode.current().home)
-    LocalStorage(home=home).recover()  # finish any commit a killed run left half done before reading
-    return DuckDBQueryEngine(home=home)
+    return DuckDBQueryEngine(home=str(mode.current().home))
+
+
+def _lakehouse():
+    from resources.catalog import local_lakehouse
+    from resources.query import CatalogMissing
+
+    home = mode.current().home
+    if not (home / "catalog.db").exists():
+        raise CatalogMissing(f"no catalog at {home / 'catalog.db'}: run `genolake ingest <files>` (or `make demo`) first")
+    return local_lakehouse(str(home))
 
 
 def _print(table, fmt: str) -> None:
@@ -172,6 +179,10 @@ def _print(table, fmt: str) -> None:
         import pyarrow.csv as pacsv
 
         sink = __import__("io").BytesIO()
+        for i, column in enumerate(table.schema):  # maps and lists (input_snapshots, filters) as JSON text
+            if pa.types.is_nested(column.type):
+                text = [None if v is None else json.dumps(v) for v in table.column(i).to_pylist()]
+                table = table.set_column(i, column.name, pa.array(text, pa.string()))
         pacsv.write_csv(table, sink)
         sys.stdout.write(sink.getvalue().decode())
     elif fmt == "json":
@@ -203,21 +214,35 @@ def _shorten(phenotypes: str | None, width: int = 60) -> str | None:
 
 
 FORMAT = typer.Option("table", "--format", "-f", help="table (readable), csv or json")
+AS_OF = typer.Option(None, "--as-of", help="Read an older snapshot set: a snapshot id of any table (see "
+                     "`genolake history TABLE`) or an ISO time such as 2026-11-23T10:00:00Z")
+
+
+def _fail(exc: Exception, code: int = 1):
+    console.print(f"[red]{exc}[/]")
+    raise typer.Exit(code)
 
 
 @app.command()
 def query(sql: str = typer.Argument(..., help="SQL over the catalog, e.g. SELECT count(*) FROM genolake.samples"),
-          fmt: str = FORMAT):
-    """Run SQL on the local catalog and print the result."""
+          fmt: str = FORMAT, as_of: str = AS_OF):
+    """Run SQL on the local catalog (the newest snapshot set, or --as-of an older one) and print the result."""
+    from resources.lakehouse import LakehouseError
     from resources.query import CatalogMissing
 
     if fmt not in ("table", "csv", "json"):
         raise typer.BadParameter("--format must be table, csv or json")
+    engine = _engine()
     try:
-        result = _engine().query(sql)
+        commit_set = engine.resolve(as_of)
     except CatalogMissing as exc:
-        console.print(f"[red]{exc}[/]")
-        raise typer.Exit(2)
+        _fail(exc, 2)
+    except LakehouseError as exc:
+        _fail(exc)
+    if as_of:
+        console.print(f"as of {commit_set.describe()}")
+    try:
+        result = engine.query_at(sql, None, commit_set)
     except Exception as exc:  # SQL errors: show DuckDB's message, not a traceback
         console.print(f"[red]query failed:[/] {exc}")
         raise typer.Exit(1)
@@ -225,19 +250,77 @@ def query(sql: str = typer.Argument(..., help="SQL over the catalog, e.g. SELECT
 
 
 @app.command()
-def report(cohort: str = typer.Option("NA12%", help="Cohort: SQL LIKE pattern on sample IDs"),
-           limit: int = typer.Option(50, help="Rows to show"),
-           fmt: str = FORMAT):
-    """Print the pharmacogenomic drug-response report."""
+def history(table: str = typer.Argument(..., help="Table name, e.g. calls"), fmt: str = FORMAT):
+    """List a table's Iceberg snapshots: time, operation, the run that wrote it, rows added/removed."""
+    from genolake_assets.transforms.tables import TABLES
     from resources.query import CatalogMissing
 
-    from .transforms.report import drug_response_sql
+    name = table.split(".")[-1]
+    if name not in TABLES:
+        _fail(ValueError(f"unknown table {table!r}; tables: {', '.join(TABLES)}"), 2)
+    try:
+        rows = _lakehouse().history(name)
+    except CatalogMissing as exc:
+        _fail(exc, 2)
+    for row in rows:
+        row["status"] = ("current" if row.pop("current") else "") or ("published" if row["published"] else
+                                                                         "rolled back (unfinished commit)")
+        row.pop("published")
+        row["committed_at"] = row["committed_at"].isoformat(timespec="milliseconds")
+        row["operation"] = f"{row.pop('genolake_operation') or '-'} ({row['operation']})"
+        row.pop("parent_id")
+        row.pop("commit_id")
+    columns = ["snapshot_id", "committed_at", "operation", "source_file", "run_id", "rows_added", "rows_removed",
+               "total_rows", "status"]
+    _print(pa.Table.from_pylist([{c: r[c] for c in columns} for r in rows],
+                                schema=pa.schema([(c, pa.int64() if c.startswith(("rows", "total", "snapshot"))
+                                                   else pa.string()) for c in columns])), fmt)
+
+
+@app.command()
+def maintain(older_than: str = typer.Option("7d", help="Expire snapshots older than this (e.g. 7d, 12h, 0)"),
+             retain_last: int = typer.Option(10, help="Always keep each table's newest N snapshots"),
+             orphans_older_than: str = typer.Option("1d", help="Remove unreferenced files older than this "
+                                                    "(a running ingest's files are younger)")):
+    """Expire old snapshots and remove orphan files (data files of killed runs, leftovers of expired snapshots)."""
+    import pandas as pd
+
+    from resources.query import CatalogMissing
 
     try:
-        result = _engine().query(drug_response_sql(), [cohort, limit])
+        age, orphan_age = pd.Timedelta(older_than).to_pytimedelta(), pd.Timedelta(orphans_older_than).to_pytimedelta()
+    except ValueError as exc:
+        _fail(ValueError(f"durations look like 7d, 12h, 30m or 0: {exc}"), 2)
+    try:
+        report = _lakehouse().maintain(age, retain_last, orphan_age)
     except CatalogMissing as exc:
-        console.print(f"[red]{exc}[/]")
-        raise typer.Exit(2)
+        _fail(exc, 2)
+    rows = [{"table": name, "expired_snapshots": r["expired_snapshots"],
+             "orphan_files_removed": r["orphan_files_removed"]} for name, r in report.items()]
+    _print(pa.Table.from_pylist(rows), "table")
+
+
+@app.command()
+def report(cohort: str = typer.Option("NA12%", help="Cohort: SQL LIKE pattern on sample IDs"),
+           limit: int = typer.Option(50, help="Rows to show"),
+           fmt: str = FORMAT, as_of: str = AS_OF):
+    """Print the pharmacogenomic drug-response report (recomputed from the newest data, or --as-of the snapshot
+    set a stored report read: pass the report's own snapshot id)."""
+    from resources.lakehouse import LakehouseError
+    from resources.query import CatalogMissing
+
+    from .transforms.report import drug_response_sql, with_inputs
+
+    engine = _engine()
+    try:
+        commit_set = engine.resolve(as_of)
+        result = with_inputs(engine.query_at(drug_response_sql(), [cohort, limit], commit_set), commit_set.snapshots)
+    except CatalogMissing as exc:
+        _fail(exc, 2)
+    except LakehouseError as exc:
+        _fail(exc)
+    if as_of:
+        console.print(f"as of {commit_set.describe()}")
     columns = ["rank", "rsid", "genotype", "frequency", "sample_count", "cohort_size", "gene_symbol", "phenotype_list"]
     if fmt == "table":
         result = result.set_column(result.column_names.index("phenotype_list"), "phenotype_list",

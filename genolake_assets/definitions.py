@@ -11,6 +11,7 @@ from dagster import (
 from resources import resources_for_mode
 
 from .jobs import ingest_clinvar_job, ingest_vcf_job, publish_job
+from .maintenance import maintenance, maintenance_schedule
 from .layers.annotated import annotated_variants
 from .layers.catalog import catalog_assets
 from .layers.processed import clinvar, processed_vcf
@@ -30,7 +31,8 @@ automation_sensor = AutomationConditionSensorDefinition(
 
 defs = Definitions(
     assets=ASSETS,
-    jobs=[ingest_vcf_job, ingest_clinvar_job, publish_job],
+    jobs=[ingest_vcf_job, ingest_clinvar_job, publish_job, maintenance],
+    schedules=[maintenance_schedule],
     sensors=[landing_sensor, automation_sensor],
     resources=resources_for_mode(),
     executor=in_process_executor,

@@ -36,7 +36,7 @@ class Settings:
 
     @property
     def catalog_db(self) -> Path:
-        return self.home / "catalog.duckdb"
+        return self.home / "catalog.db"
 
     @property
     def dagster_home(self) -> Path:

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from genolake_assets.mode import Settings, current
 
-from .catalog import LocalCatalog
+from .catalog import IcebergCatalog
 from .landing import LocalLandingZone
 from .query import DuckDBQueryEngine
 from .spark import SparkResource
@@ -21,7 +21,7 @@ def resources_for_mode(settings: Settings | None = None) -> dict:
         return {
             "storage": LocalStorage(home=home),
             "landing": LocalLandingZone(home=home),
-            "catalog": LocalCatalog(home=home),
+            "catalog": IcebergCatalog(home=home),
             "query_engine": DuckDBQueryEngine(home=home),
             "spark": SparkResource(),
         }
@@ -31,4 +31,4 @@ def resources_for_mode(settings: Settings | None = None) -> dict:
     )
 
 
-__all__ = ["resources_for_mode", "LocalCatalog", "LocalLandingZone", "DuckDBQueryEngine", "SparkResource", "LocalStorage"]
+__all__ = ["resources_for_mode", "IcebergCatalog", "LocalLandingZone", "DuckDBQueryEngine", "SparkResource", "LocalStorage"]

@@ -1,14 +1,16 @@
-"""The SQL engine over the catalog. Local face: DuckDB reading the catalog file (read-only)."""
+"""The SQL engine over the catalog. Local face: DuckDB views over the Iceberg tables' current snapshot set
+(``<home>/query.duckdb``, refreshed at each commit), or over an older set for ``--as-of``."""
 
 from __future__ import annotations
 
 from pathlib import Path
 
-import duckdb
 import pyarrow as pa
 from dagster import ConfigurableResource
 
-from .catalog import _retry_locked
+from .catalog import local_lakehouse
+from .lakehouse import CommitSet
+from .sql_views import SqlViews, connect_at
 
 
 class CatalogMissing(RuntimeError):
@@ -18,20 +20,35 @@ class CatalogMissing(RuntimeError):
 class DuckDBQueryEngine(ConfigurableResource):
     home: str
 
-    @property
-    def path(self) -> str:
-        return str(Path(self.home) / "catalog.duckdb")
-
-    @_retry_locked
-    def _connect(self) -> duckdb.DuckDBPyConnection:
-        if not Path(self.path).exists():
+    def _lakehouse(self):
+        if not (Path(self.home) / "catalog.db").exists():
             raise CatalogMissing(
-                f"no catalog at {self.path}: run `genolake ingest <files>` (or `make demo`) first"
+                f"no catalog at {Path(self.home) / 'catalog.db'}: run `genolake ingest <files>` (or `make demo`) first"
             )
-        return duckdb.connect(self.path, read_only=True)
+        return local_lakehouse(self.home)
 
-    def query(self, sql: str, parameters: list | None = None) -> pa.Table:
-        con = self._connect()
+    def current_set(self) -> CommitSet:
+        return self._lakehouse().current_set()
+
+    def resolve(self, as_of: str | None) -> CommitSet:
+        """The snapshot set a query reads: the newest recorded one, or the one ``--as-of`` names."""
+        lakehouse = self._lakehouse()
+        return lakehouse.set_as_of(as_of) if as_of else lakehouse.current_set()
+
+    def query(self, sql: str, parameters: list | None = None, as_of: str | None = None) -> pa.Table:
+        return self.query_at(sql, parameters, self.resolve(as_of))
+
+    def query_at(self, sql: str, parameters: list | None, commit_set: CommitSet) -> pa.Table:
+        """Run ``sql`` over the tables exactly as ``commit_set`` recorded them."""
+        lakehouse = self._lakehouse()
+        views = SqlViews(self.home)
+        if commit_set.commit_id is not None and views.state() == commit_set.commit_id:
+            con = views.connect(read_only=True)  # the persistent views show this set already
+        elif commit_set == lakehouse.current_set():
+            views.refresh(lakehouse, commit_set)  # a commit's refresh did not finish (killed run): catch up
+            con = views.connect(read_only=True)
+        else:
+            con = connect_at(lakehouse, commit_set)
         try:
             return con.sql(sql, params=parameters or None).to_arrow_table()
         finally:

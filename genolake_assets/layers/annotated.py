@@ -1,19 +1,23 @@
-"""Annotated layer: sites joined to the latest ClinVar release (Spark), published and catalogued."""
+"""Annotated layer: sites joined to the newest ClinVar release (Spark), committed as an Iceberg table."""
 
-
-from pathlib import Path
+import glob
+import uuid
 from typing import Optional
 
 from dagster import AssetKey, AutomationCondition, Config, MaterializeResult, asset
+from pyspark.sql import functions as F
 
 from genolake_assets.transforms.annotate import annotate
 from genolake_assets.transforms.tables import ANNOTATED_VARIANTS
-from resources.catalog import LocalCatalog
+from resources.catalog import IcebergCatalog
+from resources.lakehouse import Change, CommitSet, Lakehouse, local_path
+from resources.query import DuckDBQueryEngine
 from resources.spark import SparkResource
-from resources.storage import LocalStorage
 
 from .catalog import register
 from .common import OWNERS, column_schema
+
+INPUTS = ("sites", "clinvar")
 
 
 class AnnotateConfig(Config):
@@ -21,41 +25,50 @@ class AnnotateConfig(Config):
     clinvar_release: Optional[str] = None  # a processed/clinvar partition key; default: the newest committed
 
 
-def newest_release(storage: LocalStorage) -> str | None:
-    root = Path(storage.table_location("clinvar"))
-    releases = [p for p in root.glob("release=*") if p.is_dir()] if root.exists() else []
-    if not releases:
-        return None
-    return max(releases, key=lambda p: (p.stat().st_mtime, p.name)).name.split("=", 1)[1]
+def newest_release(lakehouse: Lakehouse, commit_set: CommitSet) -> str | None:
+    """The ClinVar release committed last among those the set still holds."""
+    present = {f.partition.get("release") for f in lakehouse.files("clinvar", commit_set.snapshot("clinvar"))}
+    for recorded in reversed(lakehouse.sets()):
+        if recorded.committed_at <= commit_set.committed_at and recorded.source_file in present:
+            return recorded.source_file
+    return sorted(present)[-1] if present else None
 
 
 @asset(
     key=["annotated", "annotated_variants"],
     deps=[AssetKey(["catalog", "sites"]), AssetKey(["catalog", "clinvar"])],
     group_name="annotated",
-    kinds={"spark", "parquet"},
+    kinds={"spark", "iceberg"},
     owners=OWNERS,
     description=ANNOTATED_VARIANTS.description + " Uses the newest ClinVar release unless configured.",
     metadata={"table": ANNOTATED_VARIANTS.qualified_name, "dagster/column_schema": column_schema(ANNOTATED_VARIANTS)},
     automation_condition=AutomationCondition.eager(),
 )
-def annotated_variants(context, config: AnnotateConfig, spark: SparkResource, storage: LocalStorage,
-                       catalog: LocalCatalog) -> MaterializeResult:
-    release = config.clinvar_release or newest_release(storage)
-    with storage.staging() as staging:
-        if release and storage.parquet_files("sites"):
-            session = spark.spark_session
-            sites = session.read.option("basePath", storage.table_location("sites")).parquet(storage.table_location("sites"))
-            release_dir = f"{storage.table_location('clinvar')}/release={release}"
-            clinvar = (
-                session.read.option("basePath", storage.table_location("clinvar")).parquet(release_dir)
-            )
-            joined = annotate(sites, clinvar, config.assembly)
-            joined.coalesce(1).write.partitionBy("chromosome").parquet(f"{staging}/annotated_variants")
-        else:
-            context.log.warning("nothing to annotate yet: need at least one VCF and one ClinVar release")
-        storage.commit_table(staging, "annotated_variants")
-    metadata = register(catalog, storage, ANNOTATED_VARIANTS)
+def annotated_variants(context, config: AnnotateConfig, spark: SparkResource, catalog: IcebergCatalog,
+                       query_engine: DuckDBQueryEngine) -> MaterializeResult:
+    lakehouse = catalog.lakehouse()
+    lakehouse.ensure_tables()
+    inputs = lakehouse.current_set()  # read every input at one recorded set, and say which
+    release = config.clinvar_release or newest_release(lakehouse, inputs)
+    sites_files = [local_path(f.path) for f in lakehouse.files("sites", inputs.snapshot("sites"))]
+    clinvar_files = [local_path(f.path) for f in lakehouse.files("clinvar", inputs.snapshot("clinvar"))
+                     if f.partition.get("release") == release]
+    paths = []
+    if release and sites_files and clinvar_files:
+        session = spark.spark_session
+        joined = annotate(session.read.parquet(*sites_files), session.read.parquet(*clinvar_files), config.assembly)
+        target = f"{lakehouse.data_location(ANNOTATED_VARIANTS.name)}/run-{uuid.uuid4().hex[:12]}"
+        # one file per chromosome, the partition column kept inside the files (Iceberg reads it from them)
+        (joined.withColumn("by_chromosome", F.col("chromosome")).repartition("by_chromosome")
+         .write.partitionBy("by_chromosome").parquet(target))
+        paths = sorted(glob.glob(f"{target}/**/*.parquet", recursive=True))
+    else:
+        context.log.warning("nothing to annotate yet: need at least one VCF and one ClinVar release")
+    commit_set = lakehouse.commit([Change(ANNOTATED_VARIANTS.name, paths, {})], operation="annotate",
+                                  run_id=context.run_id)
+    metadata = register(catalog, query_engine, ANNOTATED_VARIANTS, commit_set)
     metadata["clinvar_release"] = release or "none"
     metadata["assembly"] = config.assembly
+    metadata["input_snapshots"] = {t: inputs.snapshot(t) for t in INPUTS}
+    metadata["input_commit_id"] = inputs.commit_id or "none"
     return MaterializeResult(metadata=metadata)

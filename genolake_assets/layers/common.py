@@ -20,6 +20,19 @@ def column_schema(table: Table) -> TableSchema:
     )
 
 
+def iceberg_metadata(lakehouse, commit_set, table: Table) -> dict:
+    """What the UI shows of a table's Iceberg state in the set a materialization committed or read."""
+    stats = lakehouse.stats(table.name, commit_set.snapshot(table.name))
+    return {
+        "iceberg_table": stats["iceberg_table"],
+        "snapshot_id": str(stats["snapshot_id"]) if stats["snapshot_id"] is not None else "none",
+        "table_data_files": stats["data_files"],
+        "table_rows": stats["rows"],
+        "table_bytes": stats["bytes"],
+        "commit_id": commit_set.commit_id or "none",
+    }
+
+
 def markdown_preview(data: pa.Table, limit: int = 10) -> MetadataValue:
     return MetadataValue.md(to_markdown(data.slice(0, limit)))
 

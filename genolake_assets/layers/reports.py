@@ -1,7 +1,9 @@
-"""Reports layer: the pharmacogenomic drug-response report, computed by the SQL engine over the catalog."""
+"""Reports layer: the pharmacogenomic drug-response report, computed by the SQL engine over the catalog and
+committed as an Iceberg table that keeps the snapshot ids of everything it read."""
 
 
 import os
+import uuid
 
 import pyarrow.parquet as pq
 from dagster import (
@@ -15,12 +17,12 @@ from dagster import (
     asset,
 )
 
-from genolake_assets.transforms.report import DEFAULT_COHORT, DEFAULT_LIMIT, drug_response_sql
+from genolake_assets.transforms.report import DEFAULT_COHORT, DEFAULT_LIMIT, REPORT_INPUTS, with_inputs, drug_response_sql
 from genolake_assets.transforms.tables import DRUG_RESPONSE_REPORT
 from quality.schemas import validate_report
-from resources.catalog import LocalCatalog
+from resources.catalog import IcebergCatalog
+from resources.lakehouse import Change
 from resources.query import DuckDBQueryEngine
-from resources.storage import LocalStorage
 
 from .catalog import register
 from .common import OWNERS, column_schema, to_markdown
@@ -42,7 +44,7 @@ REPORT_COLUMNS = ["rank", "rsid", "genotype", "frequency", "sample_count", "gene
         AssetKey(["catalog", "samples"]),
     ],
     group_name="reports",
-    kinds={"duckdb", "parquet"},
+    kinds={"duckdb", "iceberg"},
     owners=OWNERS,
     description=DRUG_RESPONSE_REPORT.description,
     metadata={"table": DRUG_RESPONSE_REPORT.qualified_name,
@@ -52,20 +54,27 @@ REPORT_COLUMNS = ["rank", "rsid", "genotype", "frequency", "sample_count", "gene
                                 description="pandera: frequencies in (0, 1], sorted, at most 1 per variant, "
                                 "well-formed genotypes")],
 )
-def drug_response_report(context, config: ReportConfig, query_engine: DuckDBQueryEngine, storage: LocalStorage,
-                         catalog: LocalCatalog) -> MaterializeResult:
-    report = query_engine.query(drug_response_sql(), [config.cohort, config.limit])
-    with storage.staging() as staging:
-        target = os.path.join(staging, "drug_response_report", "part-0.parquet")
-        os.makedirs(os.path.dirname(target))
-        pq.write_table(report, target, compression="zstd")
-        storage.commit_table(staging, "drug_response_report")
-    metadata = register(catalog, storage, DRUG_RESPONSE_REPORT)
+def drug_response_report(context, config: ReportConfig, query_engine: DuckDBQueryEngine,
+                         catalog: IcebergCatalog) -> MaterializeResult:
+    lakehouse = catalog.lakehouse()
+    lakehouse.ensure_tables()
+    inputs = lakehouse.current_set()  # the report reads every input at this one recorded set
+    report = with_inputs(query_engine.query_at(drug_response_sql(), [config.cohort, config.limit], inputs), inputs.snapshots)
+    target = os.path.join(lakehouse.data_location(DRUG_RESPONSE_REPORT.name), f"report-{uuid.uuid4().hex[:12]}.parquet")
+    os.makedirs(os.path.dirname(target), exist_ok=True)
+    pq.write_table(report, target, compression="zstd")
+    commit_set = lakehouse.commit([Change(DRUG_RESPONSE_REPORT.name, [target], {})], operation="report",
+                                  run_id=context.run_id)
+    metadata = register(catalog, query_engine, DRUG_RESPONSE_REPORT, commit_set)
     cohort_size = report["cohort_size"][0].as_py() if report.num_rows else 0
     metadata.update(
         {
             "cohort": config.cohort,
             "cohort_size": cohort_size,
+            "input_snapshots": {t: inputs.snapshot(t) for t in REPORT_INPUTS},
+            "input_commit_id": inputs.commit_id or "none",
+            "recompute": MetadataValue.text(f"genolake report --as-of {commit_set.snapshot(DRUG_RESPONSE_REPORT.name)}"
+                                            f" --cohort '{config.cohort}'"),
             "report": MetadataValue.md(to_markdown(report.select(REPORT_COLUMNS))),
         }
     )

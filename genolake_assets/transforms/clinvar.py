@@ -8,13 +8,14 @@ Every column is read as text first, then typed here, so the ClinVar spellings of
 from __future__ import annotations
 
 import os
+import uuid
 
 import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
 
-from .tables import CLINVAR
+from .tables import CLINVAR, data_dir
 
 # ClinVar header -> (column, type). Columns ClinVar adds in later releases are ignored (reported back).
 HEADER = {
@@ -60,7 +61,7 @@ ARROW_TYPES = {"string": pa.string(), "bigint": pa.int64(), "int": pa.int32(), "
 NULL_NUMBERS = {"-1", "", "-", "na"}
 NULL_STRINGS = {"", "-", "na"}
 
-# The parsed table: data columns plus chromosome (written as a partition folder, not inside the files).
+# The parsed table: data columns plus chromosome (the release column is added when the files are written).
 DATA_COLUMNS = [c for c in CLINVAR.columns] + [c for c in CLINVAR.partition_columns if c.name == "chromosome"]
 SCHEMA = pa.schema([pa.field(c.name, ARROW_TYPES.get(c.type, pa.string())) for c in DATA_COLUMNS])
 
@@ -154,7 +155,8 @@ def _complete_lines(path: str) -> int:
 
 
 def write_release(path: str, out_root: str, release: str, name: str | None = None) -> list[dict]:
-    """Write one ClinVar release under ``out_root/clinvar/release=<release>/chromosome=<c>/``.
+    """Write one ClinVar release under ``out_root/clinvar/data/release=<release>/chromosome=<c>/`` (file names
+    unique per run; the partition columns are inside the files too).
 
     Raises ClinVarFormatError naming the file (and the line where one applies) for a file that is not a
     complete variant_summary table: wrong header, truncated compressed stream, rows with missing fields.
@@ -172,12 +174,17 @@ def write_release(path: str, out_root: str, release: str, name: str | None = Non
         reason = f"a row does not have the header's columns ({exc})"
         raise ClinVarFormatError(f"{name}: {reason}", name, None, reason) from exc
     chromosome = pc.fill_null(table["chromosome"], "na")
+    table = table.set_column(table.column_names.index("chromosome"), "chromosome", chromosome)
+    table = table.append_column("release", pa.array([release] * table.num_rows, pa.string()))
+    table = table.select([c.name for c in CLINVAR.all_columns])
+    run = uuid.uuid4().hex[:8]
     files = []
     for chrom in sorted(pc.unique(chromosome).to_pylist()):
         part = table.filter(pc.equal(chromosome, chrom))
-        target = os.path.join(out_root, "clinvar", f"release={release}", f"chromosome={chrom}", "part-0.parquet")
+        target = os.path.join(data_dir(out_root, "clinvar"), f"release={release}", f"chromosome={chrom}",
+                              f"part-{run}.parquet")
         os.makedirs(os.path.dirname(target), exist_ok=True)
-        pq.write_table(part.drop_columns(["chromosome"]), target, compression="zstd")
+        pq.write_table(part, target, compression="zstd")
         files.append({"table": "clinvar", "chromosome": chrom, "path": target, "rows": part.num_rows,
                       "bytes": os.path.getsize(target)})
     return files

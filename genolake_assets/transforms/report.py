@@ -78,3 +78,16 @@ FROM counted g, cohort_size n, params p
 ORDER BY rank
 LIMIT ?
 """
+
+
+# The tables the report reads; their snapshot ids are kept in every report row (input_snapshots).
+REPORT_INPUTS = ("annotated_variants", "calls", "samples")
+
+
+def with_inputs(report, snapshots: dict[str, int | None]):
+    """The report (Arrow) with ``input_snapshots``: the snapshot id of each table it read."""
+    import pyarrow as pa
+
+    inputs = [(t, snapshots.get(t)) for t in REPORT_INPUTS]
+    column = pa.array([inputs] * report.num_rows, pa.map_(pa.string(), pa.int64()))
+    return report.append_column("input_snapshots", column)

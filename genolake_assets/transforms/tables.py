@@ -27,6 +27,7 @@ class Table:
     description: str
     columns: tuple[Column, ...]
     partition_columns: tuple[Column, ...] = field(default_factory=tuple)
+    sort_columns: tuple[str, ...] = ()  # the Iceberg sort order: what lookups go by
 
     @property
     def all_columns(self) -> tuple[Column, ...]:
@@ -42,6 +43,12 @@ class Table:
 
 
 C = Column
+
+
+def data_dir(root: str, table: str) -> str:
+    """Where a table's data files go under a warehouse root (the Iceberg table's location + /data)."""
+    return f"{root.rstrip('/')}/{table}/data"
+
 
 SOURCE_FILE = C("source_file", "string", "Partition: the landed file's key (file stem + hash of its full path)", False)
 CHROMOSOME = C("chromosome", "string", "Partition: chromosome in ClinVar spelling (22, X, MT; no chr prefix)", False)
@@ -74,6 +81,7 @@ SITES = Table(
         C("info", "map<string,string>", "INFO key -> value as text (flags 'true'); Number=A/R values cut to this ALT"),
     ),
     (SOURCE_FILE, CHROMOSOME),
+    ("chromosome", "start"),
 )
 
 CALLS = Table(
@@ -97,6 +105,7 @@ CALLS = Table(
         C("ad", "array<int>", "FORMAT/AD for this site: [REF depth, this ALT's depth], null when absent"),
     ),
     (SOURCE_FILE, CHROMOSOME),
+    ("chromosome", "start"),
 )
 
 SAMPLES = Table(
@@ -153,6 +162,7 @@ CLINVAR = Table(
         C("vcf_start", "bigint", "0-based start = position_vcf - 1 (the join key with sites.start)"),
     ),
     (C("release", "string", "Partition: the landed ClinVar file's key", False), CHROMOSOME),
+    ("chromosome", "vcf_start"),
 )
 
 ANNOTATED_VARIANTS = Table(
@@ -186,6 +196,7 @@ ANNOTATED_VARIANTS = Table(
         C("phenotype_list", "string", "Phenotypes, '|'-separated"),
     ),
     (CHROMOSOME,),
+    ("chromosome", "start"),
 )
 
 DRUG_RESPONSE_REPORT = Table(
@@ -210,6 +221,28 @@ DRUG_RESPONSE_REPORT = Table(
         C("clinical_significance", "string", "Clinical significance"),
         C("phenotype_list", "string", "Phenotypes, '|'-separated"),
         C("cohort", "string", "Sample-ID pattern of the cohort (SQL LIKE)", False),
+        C("input_snapshots", "map<string,bigint>", "Iceberg snapshot id of every table the report read "
+          "(genolake report --as-of <id> recomputes it from exactly that data)", False),
+    ),
+)
+
+# Not a data table: one row per recorded snapshot set (see resources/lakehouse.py). Its snapshots carry the
+# snapshot id of every table, so readers read all tables at one consistent point.
+COMMIT_LOG = Table(
+    "commit_log",
+    "catalog",
+    "One row per commit of the lakehouse: what changed, who wrote it, and the snapshot id of every table at that "
+    "point (a consistent snapshot set: readers never see a file's sites without its calls and samples).",
+    (
+        C("commit_id", "string", "Commit id, also in the summary of every table snapshot it wrote", False),
+        C("committed_at", "timestamp", "When the set was recorded (UTC)", False),
+        C("operation", "string", "ingest, annotate, report, repair", False),
+        C("run_id", "string", "Dagster run id, null outside Dagster"),
+        C("source_file", "string", "The landed file whose rows were replaced, null otherwise"),
+        C("changed", "array<string>", "Tables this commit changed"),
+        C("snapshots", "map<string,bigint>", "Snapshot id of every table in this set", False),
+        C("rows_added", "map<string,bigint>", "Rows added per changed table"),
+        C("rows_removed", "map<string,bigint>", "Rows removed per changed table"),
     ),
 )
 

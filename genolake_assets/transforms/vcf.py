@@ -33,9 +33,11 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from .naming import normalize_chromosome
+from .tables import data_dir
 from .vcf_validate import HeaderInfo, HtslibLog, RecordChecker, VcfRejected, check_header, normalise_warning
 
-# Partition columns (chromosome, source_file) live in the directory names, not inside the files.
+# Data columns as the parser builds them; the files also carry the partition columns (FILE_SCHEMAS below):
+# an Iceberg table takes a data file's partition values from its column statistics, not from folder names.
 SITES_SCHEMA = pa.schema(
     [
         pa.field("start", pa.int64(), nullable=False),
@@ -86,6 +88,12 @@ SAMPLES_SCHEMA = pa.schema(
 )
 
 TABLE_SCHEMAS = {"sites": SITES_SCHEMA, "calls": CALLS_SCHEMA, "samples": SAMPLES_SCHEMA}
+_PART = pa.dictionary(pa.int32(), pa.string())  # one value per file: dictionary-encoded, costs next to nothing
+FILE_SCHEMAS = {
+    "sites": SITES_SCHEMA.append(pa.field("source_file", _PART, nullable=False)).append(pa.field("chromosome", _PART, nullable=False)),
+    "calls": CALLS_SCHEMA.append(pa.field("source_file", _PART, nullable=False)).append(pa.field("chromosome", _PART, nullable=False)),
+    "samples": SAMPLES_SCHEMA.append(pa.field("source_file", pa.string(), nullable=False)),
+}
 PARTITION_COLUMNS = {"sites": ("source_file", "chromosome"), "calls": ("source_file", "chromosome"), "samples": ("source_file",)}
 
 _VECTOR_END = -2  # htslib's padding for calls of lower ploidy than the widest call in the record
@@ -698,7 +706,12 @@ def iter_region(path: str, region: Region, header: HeaderInfo | None = None, nam
 
 
 def _part_path(root: str, table: str, source_file: str, chromosome: str, part: str) -> str:
-    return os.path.join(root, table, f"source_file={source_file}", f"chromosome={chromosome}", f"part-{part}.parquet")
+    return os.path.join(data_dir(root, table), f"source_file={source_file}", f"chromosome={chromosome}",
+                        f"part-{part}.parquet")
+
+
+def _constant(value: str, n: int) -> pa.Array:
+    return pa.DictionaryArray.from_arrays(pa.array(np.zeros(n, dtype=np.int32)), pa.array([value], pa.string()))
 
 
 class _PartWriter:
@@ -748,11 +761,14 @@ def write_region(path: str, region: Region, out_root: str, source_file: str, par
     rejected = None
     try:
         for chrom, sites, calls in iter_region(path, region, header, name, warnings=warnings):
-            for table, data, schema in (("sites", sites, SITES_SCHEMA), ("calls", calls, CALLS_SCHEMA)):
+            for table, data in (("sites", sites), ("calls", calls)):
                 key = (table, chrom)
+                schema = FILE_SCHEMAS[table]
                 if key not in writers:
                     writers[key] = _PartWriter(_part_path(out_root, table, source_file, chrom, part), schema)
-                writers[key].write(data)
+                n = data.num_rows
+                writers[key].write(pa.RecordBatch.from_arrays(
+                    [*data.columns, _constant(source_file, n), _constant(chrom, n)], schema=schema))
     except VcfRejected as exc:
         rejected = exc.to_dict()
     finally:
@@ -763,16 +779,17 @@ def write_region(path: str, region: Region, out_root: str, source_file: str, par
     return {"files": files, "warnings": dict(warnings), "rejected": rejected}
 
 
-def write_samples(samples: list[str], out_root: str, source_file: str, source_path: str) -> dict:
+def write_samples(samples: list[str], out_root: str, source_file: str, source_path: str, part: str) -> dict:
     table = pa.table(
         {
             "sample_id": pa.array(samples, type=pa.string()),
             "sample_index": pa.array(range(len(samples)), type=pa.int32()),
             "source_path": pa.array([source_path] * len(samples), type=pa.string()),
+            "source_file": pa.array([source_file] * len(samples), type=pa.string()),
         },
-        schema=SAMPLES_SCHEMA,
+        schema=FILE_SCHEMAS["samples"],
     )
-    target = os.path.join(out_root, "samples", f"source_file={source_file}", "part-0.parquet")
+    target = os.path.join(data_dir(out_root, "samples"), f"source_file={source_file}", f"part-{part}.parquet")
     os.makedirs(os.path.dirname(target), exist_ok=True)
     pq.write_table(table, target, compression="zstd")
     return {"table": "samples", "chromosome": None, "path": target, "rows": table.num_rows, "bytes": os.path.getsize(target)}
@@ -796,8 +813,10 @@ def ingest_vcf(spark, path: str, out_root: str, source_file: str, source_path: s
                n_regions: int | None = None) -> IngestStats:
     """Parse ``path`` in Spark tasks (one per region) and write sites/calls/samples Parquet under ``out_root``.
 
-    ``out_root`` is a staging folder: the caller commits it (see resources.storage) so a failed run leaves
-    the published tables untouched. Raises VcfRejected when any region finds a record genolake will not take.
+    Files go to ``<out_root>/<table>/data/source_file=<key>/chromosome=<c>/part-<region>-<run>.parquet`` (names
+    unique per run, so nothing published is overwritten). They are not part of any table until the caller
+    commits them (see resources.lakehouse); a failed or killed run leaves them as orphans for maintenance.
+    Raises VcfRejected when any region finds a record genolake will not take.
     """
     name = os.path.basename(source_path or path)
     header = check_header(path, name)
@@ -819,5 +838,5 @@ def ingest_vcf(spark, path: str, out_root: str, source_file: str, source_path: s
             raise VcfRejected(**{k: result["rejected"][k] for k in ("file", "reason", "line", "expected", "found")})
         files.extend(result["files"])
         warnings.update(result["warnings"])
-    files.append(write_samples(header.samples, out_root, source_file, source_path or Path(path).name))
+    files.append(write_samples(header.samples, out_root, source_file, source_path or Path(path).name, run))
     return IngestStats(source_file=source_file, regions=len(regions), files=files, warnings=dict(warnings))

@@ -1,0 +1,152 @@
+"""DuckDB views over Iceberg snapshot sets: the local SQL engine (no DuckDB extension needed).
+
+Plain library (no dagster import). Each table ``genolake.<table>`` is a view with explicit casts to the contract's
+types over exactly the Parquet data files of the table's snapshot in a recorded set (``Lakehouse.files``), so a
+view never shows a file that a commit has not published. The persistent views live in ``<home>/query.duckdb``
+and are refreshed at each recorded commit; time travel (``--as-of``) builds the same views in memory over an
+older set. ``_catalog.tables`` / ``_catalog.partitions`` / ``_catalog.state`` describe what the views read.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import duckdb
+from tenacity import retry, retry_if_exception_type, stop_after_delay, wait_exponential
+
+from genolake_assets.transforms.tables import COMMIT_LOG, DATABASE, TABLES, Table
+
+from .lakehouse import CommitSet, Lakehouse, local_path
+
+DUCKDB_TYPES = {
+    "string": "VARCHAR",
+    "bigint": "BIGINT",
+    "int": "INTEGER",
+    "smallint": "SMALLINT",
+    "tinyint": "TINYINT",
+    "double": "DOUBLE",
+    "float": "FLOAT",
+    "boolean": "BOOLEAN",
+    "date": "DATE",
+    "timestamp": "TIMESTAMP WITH TIME ZONE",
+    "array<string>": "VARCHAR[]",
+    "array<int>": "INTEGER[]",
+    "array<smallint>": "SMALLINT[]",
+    "map<string,string>": "MAP(VARCHAR, VARCHAR)",
+    "map<string,bigint>": "MAP(VARCHAR, BIGINT)",
+}
+
+# Another process holding the DuckDB file (a concurrent commit refreshing it) makes connect() fail; wait for it.
+retry_locked = retry(
+    retry=retry_if_exception_type(duckdb.IOException),
+    wait=wait_exponential(multiplier=0.2, max=5),
+    stop=stop_after_delay(120),
+    reraise=True,
+)
+
+
+def quote(text: str) -> str:
+    return "'" + text.replace("'", "''") + "'"
+
+
+def view_sql(table: Table, paths: list[str]) -> str:
+    """``SELECT`` with explicit casts over the given Parquet files (or an empty typed relation)."""
+    columns = table.all_columns
+    if not paths:
+        nulls = ", ".join(f'CAST(NULL AS {DUCKDB_TYPES[c.type]}) AS "{c.name}"' for c in columns)
+        return f"SELECT {nulls} WHERE false"
+    casts = ", ".join(f'CAST("{c.name}" AS {DUCKDB_TYPES[c.type]}) AS "{c.name}"' for c in columns)
+    files = ", ".join(quote(local_path(p)) for p in paths)
+    return f"SELECT {casts} FROM read_parquet([{files}], union_by_name = true)"
+
+
+def create_views(con: duckdb.DuckDBPyConnection, lakehouse: Lakehouse, commit_set: CommitSet) -> dict[str, dict]:
+    """(Re)create ``genolake.<table>`` for every table at ``commit_set``; returns per-table stats."""
+    con.execute(f"CREATE SCHEMA IF NOT EXISTS {DATABASE}")
+    con.execute("CREATE SCHEMA IF NOT EXISTS _catalog")
+    con.execute("CREATE OR REPLACE TABLE _catalog.tables (table_name VARCHAR, iceberg_table VARCHAR, layer VARCHAR, "
+                "location VARCHAR, description VARCHAR, snapshot_id BIGINT, data_files INTEGER, rows BIGINT, "
+                "bytes BIGINT)")
+    con.execute("CREATE OR REPLACE TABLE _catalog.partitions (table_name VARCHAR, partition_values VARCHAR, "
+                "files INTEGER, rows BIGINT, bytes BIGINT)")
+    con.execute("CREATE OR REPLACE TABLE _catalog.state (commit_id VARCHAR, committed_at TIMESTAMP WITH TIME ZONE, "
+                "operation VARCHAR, snapshots MAP(VARCHAR, BIGINT))")
+    stats = {}
+    for table in TABLES.values():
+        snapshot_id = commit_set.snapshot(table.name)
+        files = lakehouse.files(table.name, snapshot_id)
+        con.execute(f"CREATE OR REPLACE VIEW {table.qualified_name} AS {view_sql(table, [f.path for f in files])}")
+        con.execute(f"COMMENT ON VIEW {table.qualified_name} IS {quote(table.description)}")
+        for column in table.all_columns:
+            con.execute(f'COMMENT ON COLUMN {table.qualified_name}."{column.name}" IS {quote(column.comment)}')
+        info = {"iceberg_table": lakehouse.identifier(table.name), "snapshot_id": snapshot_id,
+                "data_files": len(files), "rows": sum(f.records for f in files), "bytes": sum(f.bytes for f in files)}
+        stats[table.name] = info
+        con.execute("INSERT INTO _catalog.tables VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                    [table.name, info["iceberg_table"], table.layer, lakehouse.location(table.name), table.description,
+                     snapshot_id, info["data_files"], info["rows"], info["bytes"]])
+        by_partition: dict[str, list] = {}
+        for f in files:
+            key = "/".join(f"{k}={v}" for k, v in f.partition.items())
+            by_partition.setdefault(key, []).append(f)
+        for key, group in sorted(by_partition.items()):
+            if key:
+                con.execute("INSERT INTO _catalog.partitions VALUES (?, ?, ?, ?, ?)",
+                            [table.name, key, len(group), sum(f.records for f in group), sum(f.bytes for f in group)])
+    log = lakehouse.table(COMMIT_LOG.name, refresh=False).current_snapshot()
+    log_files = lakehouse.files(COMMIT_LOG.name, log.snapshot_id if log is not None else None)
+    con.execute(f"CREATE OR REPLACE VIEW {COMMIT_LOG.qualified_name} AS {view_sql(COMMIT_LOG, [f.path for f in log_files])}")
+    con.execute(f"COMMENT ON VIEW {COMMIT_LOG.qualified_name} IS {quote(COMMIT_LOG.description)}")
+    con.execute("INSERT INTO _catalog.state VALUES (?, ?, ?, MAP(?, ?))",
+                [commit_set.commit_id, commit_set.committed_at, commit_set.operation,
+                 list(commit_set.snapshots), list(commit_set.snapshots.values())])
+    return stats
+
+
+class SqlViews:
+    """The persistent views of one home (``query.duckdb``)."""
+
+    def __init__(self, home: str):
+        self.home = home
+
+    @property
+    def path(self) -> str:
+        return str(Path(self.home) / "query.duckdb")
+
+    @retry_locked
+    def connect(self, read_only: bool = True) -> duckdb.DuckDBPyConnection:
+        if not read_only:
+            os.makedirs(self.home, exist_ok=True)
+        return duckdb.connect(self.path, read_only=read_only)
+
+    def refresh(self, lakehouse: Lakehouse, commit_set: CommitSet) -> dict[str, dict]:
+        con = self.connect(read_only=False)
+        try:
+            con.execute("BEGIN TRANSACTION")
+            stats = create_views(con, lakehouse, commit_set)
+            con.execute("COMMIT")
+            return stats
+        finally:
+            con.close()
+
+    def state(self) -> str | None:
+        """The commit id the persistent views show (None before the first refresh)."""
+        if not os.path.exists(self.path):
+            return None
+        con = self.connect()
+        try:
+            row = con.execute("SELECT commit_id FROM _catalog.state").fetchone()
+            return row[0] if row else None
+        except duckdb.CatalogException:
+            return None
+        finally:
+            con.close()
+
+
+def connect_at(lakehouse: Lakehouse, commit_set: CommitSet) -> duckdb.DuckDBPyConnection:
+    """An in-memory DuckDB with the views of an older set (time travel)."""
+    con = duckdb.connect()
+    create_views(con, lakehouse, commit_set)
+    return con
+
