@@ -12,8 +12,6 @@ import subprocess
 from collections import Counter
 from pathlib import Path
 
-import pyarrow.dataset as ds
-
 from genolake_assets.transforms.naming import normalize_chromosome
 
 QUERY = "[%SAMPLE\t%CHROM\t%POS\t%REF\t%ALT\t%GT\n]"
@@ -97,12 +95,23 @@ def _spell(alleles: list[int], phased: bool, alt_index: int) -> str:
     return ("|" if phased else "/").join(one(a) for a in alleles)
 
 
-def genolake_genotypes(out: Path) -> Counter:
-    """Every (sample, chromosome, pos, ref, alt, GT) recovered from genolake's sites + calls + samples."""
-    def read(table):
-        folder = out / table
-        return ds.dataset(str(folder), format="parquet", partitioning="hive").to_table().to_pylist() if folder.exists() else []
+def ingest_to_iceberg(spark, path: Path, home: Path, key: str = "f", source_path: str | None = None):
+    """Ingest ``path`` into fresh Iceberg tables under ``home`` (the assets' path: Spark tasks write the data
+    files, one commit adds them) and return ``read(table) -> rows`` reading the tables back through Iceberg."""
+    from genolake_assets.transforms import vcf
+    from resources.lakehouse import Change, Lakehouse
 
+    lakehouse = Lakehouse.local(str(home))
+    stats = vcf.ingest_vcf(spark, str(path), lakehouse.root, key, source_path=source_path)
+    commit_set = lakehouse.commit(
+        [Change(t, [f["path"] for f in stats.files if f["table"] == t], {"source_file": key})
+         for t in ("sites", "calls", "samples")], operation="ingest", source_file=key)
+    return lambda table: lakehouse.read(table, commit_set.snapshot(table)).to_pylist()
+
+
+def genolake_genotypes(read) -> Counter:
+    """Every (sample, chromosome, pos, ref, alt, GT) recovered from genolake's sites + calls + samples, each read
+    with ``read(table) -> rows``."""
     samples = [r["sample_id"] for r in sorted(read("samples"), key=lambda r: r["sample_index"])]
     calls: dict[tuple, list[dict]] = {}
     for row in read("calls"):

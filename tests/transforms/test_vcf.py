@@ -36,7 +36,7 @@ def ingested(spark, tmp_path_factory):
 
 
 def _read(out, table):
-    return ds.dataset(str(out / table), format="parquet", partitioning="hive").to_table()
+    return ds.dataset(str(out / table), format="parquet").to_table()
 
 
 def test_row_counts_match_the_file(ingested):
