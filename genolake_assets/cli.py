@@ -263,9 +263,12 @@ def history(table: str = typer.Argument(..., help="Table name, e.g. calls"), fmt
     except CatalogMissing as exc:
         _fail(exc, 2)
     for row in rows:
-        row["status"] = ("current" if row.pop("current") else "") or ("published" if row["published"] else
-                                                                         "rolled back (unfinished commit)")
-        row.pop("published")
+        current, published = row.pop("current"), row.pop("published")
+        if published:
+            row["status"] = "current" if current else "published"
+        else:  # a commit that died before its set was recorded: no reader ever saw it
+            row["status"] = ("unpublished: unfinished commit (rolled back by the next commit)" if current
+                             else "rolled back: unfinished commit")
         row["committed_at"] = row["committed_at"].isoformat(timespec="milliseconds")
         row["operation"] = f"{row.pop('genolake_operation') or '-'} ({row['operation']})"
         row.pop("parent_id")

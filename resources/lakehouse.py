@@ -301,15 +301,8 @@ class Lakehouse:
         """Data files of ``name`` at ``snapshot_id`` (None: the table had no rows in that set)."""
         if snapshot_id is None:
             return []
-        table = self.table(name, refresh=False)
-        try:
-            tasks = list(table.scan(snapshot_id=snapshot_id).plan_files())
-        except ValueError as exc:
-            table = self.table(name)
-            if table.snapshot_by_id(snapshot_id) is None:
-                raise LakehouseError(f"snapshot {snapshot_id} of {self.identifier(name)} no longer exists "
-                                     "(expired by maintenance)") from exc
-            tasks = list(table.scan(snapshot_id=snapshot_id).plan_files())
+        table = self._knowing(name, snapshot_id)
+        tasks = list(table.scan(snapshot_id=snapshot_id).plan_files())
         if any(t.delete_files for t in tasks):
             raise LakehouseError(f"{self.identifier(name)} has delete files (written by another engine): "
                                  "genolake's readers expect copy-on-write tables")
@@ -321,13 +314,24 @@ class Lakehouse:
             out.append(DataFile(task.file.file_path, task.file.record_count, task.file.file_size_in_bytes, values))
         return sorted(out, key=lambda f: f.path)
 
+    def _knowing(self, name: str, snapshot_id: int):
+        """The table with metadata that knows ``snapshot_id`` (the cached metadata may predate another process's
+        commit: a scan of a snapshot it does not know would silently find no files)."""
+        table = self.table(name, refresh=False)
+        if table.snapshot_by_id(snapshot_id) is None:
+            table = self.table(name)
+            if table.snapshot_by_id(snapshot_id) is None:
+                raise LakehouseError(f"snapshot {snapshot_id} of {self.identifier(name)} no longer exists "
+                                     "(expired by maintenance)")
+        return table
+
     def read(self, name: str, snapshot_id: int | None, row_filter=None) -> pa.Table:
         """Rows of ``name`` at a snapshot, as Arrow with the contract's column order."""
         if snapshot_id is None:
             from pyiceberg.io.pyarrow import schema_to_pyarrow
 
             return schema_to_pyarrow(self.table(name, refresh=False).schema()).empty_table()
-        scan = self.table(name, refresh=False).scan(snapshot_id=snapshot_id,
+        scan = self._knowing(name, snapshot_id).scan(snapshot_id=snapshot_id,
                                                      **({"row_filter": row_filter} if row_filter is not None else {}))
         data = scan.to_arrow()
         return data.cast(pa.schema([f.with_type(_plain(f.type)) for f in data.schema]))
@@ -341,7 +345,11 @@ class Lakehouse:
         """Snapshots of a table, oldest first: time, operation, the run that wrote them, rows added/removed,
         and whether a recorded set exposed it (a rolled-back partial commit never was)."""
         table = self.table(name)
-        published = {s.snapshot(name) for s in self.sets()}
+        published = set()  # every snapshot some recorded set reads, and their ancestors
+        for recorded in self.sets():
+            snapshot_id = recorded.snapshot(name)
+            if snapshot_id is not None and snapshot_id not in published and table.snapshot_by_id(snapshot_id):
+                published |= {s.snapshot_id for s in _chain(table, table.snapshot_by_id(snapshot_id), None)}
         current = table.current_snapshot()
         rows = []
         for snap in sorted(table.snapshots(), key=lambda s: (s.timestamp_ms, s.sequence_number or 0)):
@@ -498,7 +506,7 @@ class Lakehouse:
             for name in [*TABLES, COMMIT_LOG.name]:
                 table = self.table(name)
                 referenced = self._referenced(table)
-                fs, root = pafs.FileSystem.from_uri(self.location(name))
+                fs, root = _filesystem(table, self.location(name))
                 try:
                     infos = fs.get_file_info(pafs.FileSelector(root, recursive=True))
                 except FileNotFoundError:
@@ -535,6 +543,17 @@ class Lakehouse:
         for stats in (meta.statistics or []):
             paths.add(stats.statistics_path)
         return {_normal(p) for p in paths if p}
+
+
+def _filesystem(table, uri: str):
+    """The pyarrow filesystem and path for ``uri`` as the table's own FileIO builds it: from the catalog's
+    ``s3.*`` properties (endpoint, region, keys), which ``FileSystem.from_uri`` would ignore."""
+    from pyiceberg.io.pyarrow import PyArrowFileIO
+
+    if isinstance(table.io, PyArrowFileIO):
+        scheme, netloc, path = PyArrowFileIO.parse_location(uri, table.io.properties)
+        return table.io.fs_by_scheme(scheme, netloc), path
+    return pafs.FileSystem.from_uri(uri)
 
 
 def _normal(path: str) -> str:

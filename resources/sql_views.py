@@ -58,34 +58,39 @@ def view_sql(table: Table, paths: list[str]) -> str:
         return f"SELECT {nulls} WHERE false"
     casts = ", ".join(f'CAST("{c.name}" AS {DUCKDB_TYPES[c.type]}) AS "{c.name}"' for c in columns)
     files = ", ".join(quote(local_path(p)) for p in paths)
-    return f"SELECT {casts} FROM read_parquet([{files}], union_by_name = true)"
+    # hive_partitioning off: the columns are read from the files, never guessed from key=value folder names
+    return f"SELECT {casts} FROM read_parquet([{files}], union_by_name = true, hive_partitioning = false)"
 
 
-def create_views(con: duckdb.DuckDBPyConnection, lakehouse: Lakehouse, commit_set: CommitSet) -> dict[str, dict]:
-    """(Re)create ``genolake.<table>`` for every table at ``commit_set``; returns per-table stats."""
+def create_views(con: duckdb.DuckDBPyConnection, lakehouse: Lakehouse, commit_set: CommitSet,
+                 shown: dict[str, int | None] | None = None) -> None:
+    """(Re)create ``genolake.<table>`` for every table at ``commit_set``. ``shown``: the snapshot id each existing
+    view already reads (a view whose table did not change in this set is left as it is)."""
+    shown = shown or {}
     con.execute(f"CREATE SCHEMA IF NOT EXISTS {DATABASE}")
     con.execute("CREATE SCHEMA IF NOT EXISTS _catalog")
-    con.execute("CREATE OR REPLACE TABLE _catalog.tables (table_name VARCHAR, iceberg_table VARCHAR, layer VARCHAR, "
-                "location VARCHAR, description VARCHAR, snapshot_id BIGINT, data_files INTEGER, rows BIGINT, "
-                "bytes BIGINT)")
-    con.execute("CREATE OR REPLACE TABLE _catalog.partitions (table_name VARCHAR, partition_values VARCHAR, "
+    con.execute("CREATE TABLE IF NOT EXISTS _catalog.tables (table_name VARCHAR, iceberg_table VARCHAR, "
+                "layer VARCHAR, location VARCHAR, description VARCHAR, snapshot_id BIGINT, data_files INTEGER, "
+                "rows BIGINT, bytes BIGINT)")
+    con.execute("CREATE TABLE IF NOT EXISTS _catalog.partitions (table_name VARCHAR, partition_values VARCHAR, "
                 "files INTEGER, rows BIGINT, bytes BIGINT)")
     con.execute("CREATE OR REPLACE TABLE _catalog.state (commit_id VARCHAR, committed_at TIMESTAMP WITH TIME ZONE, "
                 "operation VARCHAR, snapshots MAP(VARCHAR, BIGINT))")
-    stats = {}
     for table in TABLES.values():
         snapshot_id = commit_set.snapshot(table.name)
+        if table.name in shown and shown[table.name] == snapshot_id:
+            continue
         files = lakehouse.files(table.name, snapshot_id)
         con.execute(f"CREATE OR REPLACE VIEW {table.qualified_name} AS {view_sql(table, [f.path for f in files])}")
         con.execute(f"COMMENT ON VIEW {table.qualified_name} IS {quote(table.description)}")
         for column in table.all_columns:
             con.execute(f'COMMENT ON COLUMN {table.qualified_name}."{column.name}" IS {quote(column.comment)}')
-        info = {"iceberg_table": lakehouse.identifier(table.name), "snapshot_id": snapshot_id,
-                "data_files": len(files), "rows": sum(f.records for f in files), "bytes": sum(f.bytes for f in files)}
-        stats[table.name] = info
+        con.execute("DELETE FROM _catalog.tables WHERE table_name = ?", [table.name])
+        con.execute("DELETE FROM _catalog.partitions WHERE table_name = ?", [table.name])
         con.execute("INSERT INTO _catalog.tables VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                    [table.name, info["iceberg_table"], table.layer, lakehouse.location(table.name), table.description,
-                     snapshot_id, info["data_files"], info["rows"], info["bytes"]])
+                    [table.name, lakehouse.identifier(table.name), table.layer, lakehouse.location(table.name),
+                     table.description, snapshot_id, len(files), sum(f.records for f in files),
+                     sum(f.bytes for f in files)])
         by_partition: dict[str, list] = {}
         for f in files:
             key = "/".join(f"{k}={v}" for k, v in f.partition.items())
@@ -101,7 +106,6 @@ def create_views(con: duckdb.DuckDBPyConnection, lakehouse: Lakehouse, commit_se
     con.execute("INSERT INTO _catalog.state VALUES (?, ?, ?, MAP(?, ?))",
                 [commit_set.commit_id, commit_set.committed_at, commit_set.operation,
                  list(commit_set.snapshots), list(commit_set.snapshots.values())])
-    return stats
 
 
 class SqlViews:
@@ -120,13 +124,17 @@ class SqlViews:
             os.makedirs(self.home, exist_ok=True)
         return duckdb.connect(self.path, read_only=read_only)
 
-    def refresh(self, lakehouse: Lakehouse, commit_set: CommitSet) -> dict[str, dict]:
+    def refresh(self, lakehouse: Lakehouse, commit_set: CommitSet) -> None:
+        """Bring the views to ``commit_set``: only the tables whose snapshot changed are rebuilt."""
         con = self.connect(read_only=False)
         try:
+            try:
+                shown = dict(con.execute("SELECT table_name, snapshot_id FROM _catalog.tables").fetchall())
+            except duckdb.CatalogException:
+                shown = {}
             con.execute("BEGIN TRANSACTION")
-            stats = create_views(con, lakehouse, commit_set)
+            create_views(con, lakehouse, commit_set, shown)
             con.execute("COMMIT")
-            return stats
         finally:
             con.close()
 
