@@ -186,7 +186,9 @@ def _print(table, fmt: str) -> None:
         pacsv.write_csv(table, sink)
         sys.stdout.write(sink.getvalue().decode())
     elif fmt == "json":
-        sys.stdout.write(json.dumps(table.to_pylist(), default=str, indent=1) + "\n")
+        maps = [f.name for f in table.schema if pa.types.is_map(f.type)]
+        rows = [{k: (dict(v) if k in maps and v is not None else v) for k, v in row.items()} for row in table.to_pylist()]
+        sys.stdout.write(json.dumps(rows, default=str, indent=1) + "\n")
     else:
         rich = RichTable(show_lines=False, header_style="bold")
         for name in table.column_names:
