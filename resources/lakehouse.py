@@ -193,6 +193,11 @@ class Lakehouse:
             uri=f"sqlite:///{os.path.abspath(home)}/catalog.db",
             warehouse=_uri(os.path.join(home, "warehouse")),
         )
+        # Several processes share the SQLite file (concurrent runs, the CLI, the UI): wait for a busy database
+        # instead of failing after SQLite's default 5 s.
+        from sqlalchemy import create_engine
+
+        catalog.engine = create_engine(f"sqlite:///{os.path.abspath(home)}/catalog.db", connect_args={"timeout": 120})
         lock = FileLock(os.path.join(home, "catalog.lock"), timeout=600)
         return cls(catalog, _uri(os.path.join(home, "warehouse")), lock=lock, on_commit=on_commit)
 
@@ -242,9 +247,16 @@ class Lakehouse:
             table = self._tables[name]
             return table.refresh() if refresh else table
         contract = self._contract(name)
-        self.catalog.create_namespace_if_not_exists(self.namespace, {"comment": "genolake: genomics lakehouse"})
+        from pyiceberg.exceptions import NoSuchTableError
+
+        try:  # a read first: creating is a write, and readers should not contend for the catalog's lock
+            table = self.catalog.load_table(self.identifier(name))
+        except NoSuchTableError:
+            table = None
         schema = iceberg_schema(contract)
-        table = self.catalog.create_table_if_not_exists(
+        if table is None and not self.catalog.namespace_exists(self.namespace):
+            self.catalog.create_namespace_if_not_exists(self.namespace, {"comment": "genolake: genomics lakehouse"})
+        table = table or self.catalog.create_table_if_not_exists(
             self.identifier(name), schema, location=self.location(name),
             partition_spec=partition_spec(contract, schema), sort_order=sort_order(contract, schema),
             properties={**TABLE_PROPERTIES, "comment": contract.description},

@@ -10,7 +10,7 @@ import pyarrow.parquet as pq
 import pytest
 from dagster import AssetKey, DagsterInstance
 
-from resources.catalog import local_lakehouse
+from resources.catalog import IcebergCatalog, local_lakehouse
 from resources.lakehouse import Change, LakehouseError
 from resources.query import DuckDBQueryEngine
 
@@ -48,7 +48,9 @@ def test_maintenance_job_expires_snapshots_and_removes_orphans(home):
         "snapshot_max_age_hours": 0, "retain_last": 1, "orphan_min_age_hours": 0}}}}
     (home / "dagster").mkdir(parents=True, exist_ok=True)
     instance = DagsterInstance.get()
-    result = defs.get_job_def("maintenance").execute_in_process(run_config=config, instance=instance)
+    # the resources of this home (definitions may have been imported with another GENOLAKE_HOME)
+    result = defs.get_job_def("maintenance").execute_in_process(
+        run_config=config, instance=instance, resources={"catalog": IcebergCatalog(home=str(home))})
     assert result.success
 
     assert len(lakehouse.history("samples")) == 1  # only what the current set reads is left

@@ -46,7 +46,7 @@ def _data_files(home):
 
 
 def _head(home, table):
-    snapshot = Lakehouse.local(str(home)).table(table).current_snapshot()
+    snapshot = Lakehouse.local(str(home)).catalog.load_table(f"genolake.{table}").current_snapshot()
     return snapshot.snapshot_id if snapshot is not None else None
 
 
@@ -62,7 +62,7 @@ def _wait_for(condition, process, seconds=180):
     while time.monotonic() < deadline and process.poll() is None:
         if condition():
             return True
-        time.sleep(0.05)
+        time.sleep(0.2)
     return False
 
 
@@ -182,7 +182,9 @@ def test_concurrent_commits_both_land(spark, home, tmp_path):
     third = copy_with_index(VCF_CYP2D6, tmp_path / "c", "third.vcf.gz")
     sites_before = _head(home, "sites")
     process = _start_ingest(home, third, **{PAUSE_ENV: "8"})
-    assert _wait_for(lambda: _head(home, "sites") != sites_before, process), "the run never committed sites"
+    if not _wait_for(lambda: _head(home, "sites") != sites_before, process):
+        process.kill()
+        raise AssertionError(f"the run never committed sites: {process.communicate()[1][-3000:]}")
     lakehouse = Lakehouse.local(str(home))
     current = lakehouse.current_set()
     foreign = [f.path for f in lakehouse.files("calls", current.snapshot("calls")) if "source_file=first" in f.path]
