@@ -23,7 +23,6 @@ Plain library (no dagster import): the Dagster resources wrap it, the CLI and th
 
 from __future__ import annotations
 
-import json
 import logging
 import os
 import time
@@ -614,7 +613,3 @@ def _arrow_schema(table) -> pa.Schema:
     from pyiceberg.io.pyarrow import schema_to_pyarrow
 
     return schema_to_pyarrow(table.schema(), include_field_ids=False)
-
-
-def dumps(value) -> str:
-    return json.dumps(value, default=str)
