@@ -10,6 +10,8 @@ from dagster import (
 
 from resources import resources_for_mode
 
+from .mode import current
+
 from .jobs import ingest_clinvar_job, ingest_vcf_job, publish_job
 from .maintenance import maintenance, maintenance_schedule
 from .layers.annotated import annotated_variants
@@ -29,11 +31,22 @@ automation_sensor = AutomationConditionSensorDefinition(
     description="Keeps the catalog, annotations and reports up to date after each ingest (eager conditions).",
 )
 
+
+
+def landing_sensors() -> list:
+    """The folder sensor locally; the S3 sensor (listing or SQS queue mode) in aws mode."""
+    if current().mode == "aws":
+        from .s3_sensor import s3_landing_sensor
+
+        return [s3_landing_sensor]
+    return [landing_sensor]
+
+
 defs = Definitions(
     assets=ASSETS,
     jobs=[ingest_vcf_job, ingest_clinvar_job, publish_job, maintenance],
     schedules=[maintenance_schedule],
-    sensors=[landing_sensor, automation_sensor],
+    sensors=[*landing_sensors(), automation_sensor],
     resources=resources_for_mode(),
     executor=in_process_executor,
 )

@@ -11,7 +11,7 @@ from datetime import timedelta
 from dagster import AssetKey, AssetObservation, Config, OpExecutionContext, ScheduleDefinition, job, op
 
 from genolake_assets.transforms.tables import TABLES
-from resources.catalog import IcebergCatalog
+from resources.interfaces import Catalog
 
 
 class MaintainConfig(Config):
@@ -21,7 +21,7 @@ class MaintainConfig(Config):
 
 
 @op(description="Expire old snapshots and remove orphan files of every table")
-def expire_and_remove_orphans(context: OpExecutionContext, config: MaintainConfig, catalog: IcebergCatalog):
+def expire_and_remove_orphans(context: OpExecutionContext, config: MaintainConfig, catalog: Catalog):
     lakehouse = catalog.lakehouse()
     lakehouse.ensure_tables()
     report = lakehouse.maintain(timedelta(hours=config.snapshot_max_age_hours), config.retain_last,

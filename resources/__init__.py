@@ -5,6 +5,8 @@
 
 from __future__ import annotations
 
+import os
+
 from genolake_assets.mode import Settings, current
 
 from .catalog import IcebergCatalog
@@ -25,10 +27,39 @@ def resources_for_mode(settings: Settings | None = None) -> dict:
             "query_engine": DuckDBQueryEngine(home=home),
             "spark": SparkResource(),
         }
-    raise NotImplementedError(
-        "GENOLAKE_MODE=aws: the S3/Glue/Athena/Lake Formation faces of these resources are not built yet; "
-        "use the local mode (unset GENOLAKE_MODE)."
-    )
+    return aws_resources()
 
 
-__all__ = ["resources_for_mode", "IcebergCatalog", "LocalLandingZone", "DuckDBQueryEngine", "SparkResource", "LocalStorage"]
+def aws_resources(environ=None) -> dict:
+    """The aws faces, configured from the environment (names match the Terraform outputs). Only settings are
+    read here; credentials come from boto3's default chain when a client is first used."""
+    from .athena import AthenaQueryEngine
+    from .aws import AwsConfigError, AwsSettings
+    from .catalog import GlueIcebergCatalog
+    from .query import GlueDuckDBQueryEngine
+    from .s3_landing import S3LandingZone
+    from .s3_storage import S3Storage
+
+    environ = os.environ if environ is None else environ
+    aws = AwsSettings.from_env(environ)
+    queue = environ.get("GENOLAKE_LANDING_QUEUE_URL") or None
+    engine = (environ.get("GENOLAKE_QUERY_ENGINE") or "athena").strip().lower()
+    if engine not in ("athena", "duckdb"):
+        raise AwsConfigError(f"GENOLAKE_QUERY_ENGINE must be athena (default) or duckdb, got {engine!r}")
+    if engine == "duckdb":  # DuckDB in-process over the Glue tables (emulators, small catalogs)
+        query_engine = GlueDuckDBQueryEngine(warehouse_uri=aws.warehouse_uri, database=aws.glue_database,
+                                             region=aws.region)
+    else:
+        query_engine = AthenaQueryEngine(database=aws.glue_database, workgroup=aws.athena_workgroup,
+                                         results_uri=aws.athena_results_uri, region=aws.region,
+                                         warehouse_uri=aws.warehouse_uri)
+    return {
+        "storage": S3Storage(raw_uri=aws.raw_uri, quarantine_uri=aws.quarantine_uri, region=aws.region),
+        "landing": S3LandingZone(landing_uri=aws.landing_uri, queue_url=queue, region=aws.region),
+        "catalog": GlueIcebergCatalog(warehouse_uri=aws.warehouse_uri, database=aws.glue_database, region=aws.region),
+        "query_engine": query_engine,
+        "spark": SparkResource(),
+    }
+
+
+__all__ = ["resources_for_mode", "aws_resources", "IcebergCatalog", "LocalLandingZone", "DuckDBQueryEngine", "SparkResource", "LocalStorage"]

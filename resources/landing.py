@@ -7,7 +7,7 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
-from dagster import ConfigurableResource
+from .interfaces import LandingZone
 
 from genolake_assets.transforms.naming import file_kind, partition_key
 
@@ -33,7 +33,7 @@ def sha256_file(path: str, chunk: int = 1 << 20) -> str:
     return digest.hexdigest()
 
 
-class LocalLandingZone(ConfigurableResource):
+class LocalLandingZone(LandingZone):
     home: str
 
     @property
@@ -60,10 +60,14 @@ class LocalLandingZone(ConfigurableResource):
         return found
 
     def find(self, key: str) -> LandedFile | None:
+        """The landed file with this partition key or location (path relative to the landing folder)."""
         for landed in self.list_files():
-            if landed.partition_key == key:
+            if key in (landed.partition_key, landed.location):
                 return landed
         return None
+
+    def fetch(self, landed: LandedFile) -> str:
+        return landed.path
 
     def land(self, source: str, name: str | None = None) -> LandedFile:
         """Copy a file (and its .tbi/.csi index) into the landing folder, as an upload would."""

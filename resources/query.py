@@ -4,9 +4,11 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Optional
 
 import pyarrow as pa
-from dagster import ConfigurableResource
+
+from .interfaces import QueryEngine
 
 from .catalog import local_lakehouse
 from .lakehouse import CommitSet
@@ -17,7 +19,7 @@ class CatalogMissing(RuntimeError):
     pass
 
 
-class DuckDBQueryEngine(ConfigurableResource):
+class DuckDBQueryEngine(QueryEngine):
     home: str
 
     def _lakehouse(self):
@@ -53,3 +55,43 @@ class DuckDBQueryEngine(ConfigurableResource):
             return con.sql(sql, params=parameters or None).to_arrow_table()
         finally:
             con.close()
+
+    def describe(self, table: str, commit_set: CommitSet) -> list[tuple[str, str, str | None]]:
+        """(name, type, comment) of a table's columns as DuckDB serves them."""
+        found = self.query_at(
+            "SELECT column_name, data_type, comment FROM duckdb_columns() WHERE schema_name = ? AND table_name = ? "
+            "ORDER BY column_index", ["genolake", table], commit_set)
+        return [(r["column_name"], r["data_type"], r["comment"]) for r in found.to_pylist()]
+
+
+class GlueDuckDBQueryEngine(QueryEngine):
+    """aws face for small catalogs and emulators: DuckDB in this process over the Glue catalog's Iceberg tables at
+    the recorded snapshot set (their data files downloaded once per process). Same SQL, types and answers as the
+    local engine. Athena (``resources.athena``) is the aws default; ``make demo-aws`` uses this engine because the
+    emulator's Athena accepts queries but does not execute SQL."""
+
+    warehouse_uri: str
+    database: str
+    region: Optional[str] = None
+
+    def _lakehouse(self):
+        from .catalog import glue_lakehouse
+
+        return glue_lakehouse(self.warehouse_uri, self.database, self.region)
+
+    def resolve(self, as_of: str | None) -> CommitSet:
+        lakehouse = self._lakehouse()
+        return lakehouse.set_as_of(as_of) if as_of else lakehouse.current_set()
+
+    def query(self, sql: str, parameters: list | None = None, as_of: str | None = None) -> pa.Table:
+        return self.query_at(sql, parameters, self.resolve(as_of))
+
+    def query_at(self, sql: str, parameters: list | None, commit_set: CommitSet) -> pa.Table:
+        con = connect_at(self._lakehouse(), commit_set)
+        try:
+            return con.sql(sql, params=parameters or None).to_arrow_table()
+        finally:
+            con.close()
+
+    def describe(self, table: str, commit_set: CommitSet) -> list[tuple[str, str, str | None]]:
+        return DuckDBQueryEngine.describe(self, table, commit_set)  # same SQL over the same kind of views

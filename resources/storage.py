@@ -12,10 +12,11 @@ import shutil
 import uuid
 from datetime import datetime, timezone
 from pathlib import Path
-from dagster import ConfigurableResource
+
+from .interfaces import Storage
 
 
-class LocalStorage(ConfigurableResource):
+class LocalStorage(Storage):
     home: str
 
     # -- zones -------------------------------------------------------------------------------------------

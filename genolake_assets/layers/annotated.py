@@ -8,10 +8,10 @@ from dagster import AssetKey, AutomationCondition, Config, MaterializeResult, as
 from pyspark.sql import functions as F
 
 from genolake_assets.transforms.annotate import annotate
-from genolake_assets.transforms.tables import ANNOTATED_VARIANTS
-from resources.catalog import IcebergCatalog
-from resources.lakehouse import Change, CommitSet, Lakehouse, local_path
-from resources.query import DuckDBQueryEngine
+from genolake_assets.transforms.tables import ANNOTATED_VARIANTS, data_dir
+from resources.interfaces import Catalog
+from resources.lakehouse import Change, CommitSet, Lakehouse
+from resources.interfaces import QueryEngine
 from resources.spark import SparkResource
 
 from .catalog import register
@@ -44,28 +44,32 @@ def newest_release(lakehouse: Lakehouse, commit_set: CommitSet) -> str | None:
     metadata={"table": ANNOTATED_VARIANTS.qualified_name, "dagster/column_schema": column_schema(ANNOTATED_VARIANTS)},
     automation_condition=AutomationCondition.eager(),
 )
-def annotated_variants(context, config: AnnotateConfig, spark: SparkResource, catalog: IcebergCatalog,
-                       query_engine: DuckDBQueryEngine) -> MaterializeResult:
+def annotated_variants(context, config: AnnotateConfig, spark: SparkResource, catalog: Catalog,
+                       query_engine: QueryEngine) -> MaterializeResult:
     lakehouse = catalog.lakehouse()
     lakehouse.ensure_tables()
     inputs = lakehouse.current_set()  # read every input at one recorded set, and say which
     release = config.clinvar_release or newest_release(lakehouse, inputs)
-    sites_files = [local_path(f.path) for f in lakehouse.files("sites", inputs.snapshot("sites"))]
-    clinvar_files = [local_path(f.path) for f in lakehouse.files("clinvar", inputs.snapshot("clinvar"))
-                     if f.partition.get("release") == release]
-    paths = []
+    # local paths Spark can read (downloaded when the warehouse is on S3 and Spark runs locally)
+    sites_files = lakehouse.localize([f.path for f in lakehouse.files("sites", inputs.snapshot("sites"))])
+    clinvar_files = lakehouse.localize([f.path for f in lakehouse.files("clinvar", inputs.snapshot("clinvar"))
+                                        if f.partition.get("release") == release])
+    paths, staging = [], lakehouse.staging_root()
     if release and sites_files and clinvar_files:
         session = spark.spark_session
         joined = annotate(session.read.parquet(*sites_files), session.read.parquet(*clinvar_files), config.assembly)
-        target = f"{lakehouse.data_location(ANNOTATED_VARIANTS.name)}/run-{uuid.uuid4().hex[:12]}"
+        target = f"{data_dir(staging, ANNOTATED_VARIANTS.name)}/run-{uuid.uuid4().hex[:12]}"
         # one file per chromosome, the partition column kept inside the files (Iceberg reads it from them)
         (joined.withColumn("by_chromosome", F.col("chromosome")).repartition("by_chromosome")
          .write.partitionBy("by_chromosome").parquet(target))
         paths = sorted(glob.glob(f"{target}/**/*.parquet", recursive=True))
     else:
         context.log.warning("nothing to annotate yet: need at least one VCF and one ClinVar release")
-    commit_set = lakehouse.commit([Change(ANNOTATED_VARIANTS.name, paths, {})], operation="annotate",
-                                  run_id=context.run_id)
+    try:
+        commit_set = lakehouse.commit([Change(ANNOTATED_VARIANTS.name, lakehouse.publish(paths, staging), {})],
+                                      operation="annotate", run_id=context.run_id)
+    finally:
+        lakehouse.discard_staging(staging)
     metadata = register(catalog, query_engine, ANNOTATED_VARIANTS, commit_set)
     metadata["clinvar_release"] = release or "none"
     metadata["assembly"] = config.assembly

@@ -8,37 +8,34 @@ its columns as the engine types them, its partitions and a preview.
 from dagster import AssetKey, AutomationCondition, MaterializeResult, MetadataValue, TableColumn, TableSchema, asset
 
 from genolake_assets.transforms.tables import CALLS, CLINVAR, SAMPLES, SITES, Table
-from resources.catalog import IcebergCatalog
+from resources.interfaces import Catalog
 from resources.lakehouse import CommitSet
-from resources.query import DuckDBQueryEngine
+from resources.interfaces import QueryEngine
 
 from .common import OWNERS, column_schema, iceberg_metadata, markdown_preview
 
 CATALOGUED = (SITES, CALLS, SAMPLES, CLINVAR)
 
 
-def register(catalog: IcebergCatalog, engine: DuckDBQueryEngine, table: Table,
+def register(catalog: Catalog, engine: QueryEngine, table: Table,
              commit_set: CommitSet | None = None) -> dict:
     """Metadata of ``table`` in ``commit_set`` (default: the newest): Iceberg state, schema, partitions, preview."""
     lakehouse = catalog.lakehouse()
     lakehouse.ensure_tables()
     commit_set = commit_set or lakehouse.current_set()
-    described = engine.query_at(
-        "SELECT column_name, data_type, comment FROM duckdb_columns() WHERE schema_name = ? AND table_name = ? "
-        "ORDER BY column_index", ["genolake", table.name], commit_set)
-    partitions = engine.query_at("SELECT count(*) AS n FROM _catalog.partitions WHERE table_name = ?",
-                                 [table.name], commit_set)
+    described = engine.describe(table.name, commit_set)  # columns as the engine types them
+    files = lakehouse.files(table.name, commit_set.snapshot(table.name))
+    partitions = {tuple(f.partition.items()) for f in files if f.partition}
     preview = engine.query_at(f"SELECT * FROM {table.qualified_name} LIMIT 10", None, commit_set)
     info = iceberg_metadata(lakehouse, commit_set, table)
     return {
         "dagster/row_count": info["table_rows"],
         "dagster/column_schema": TableSchema(columns=[
-            TableColumn(name=r["column_name"], type=r["data_type"], description=r["comment"] or "")
-            for r in described.to_pylist()]),
+            TableColumn(name=name, type=kind, description=comment or "") for name, kind, comment in described]),
         "table": table.qualified_name,
         **info,
         "location": MetadataValue.path(lakehouse.location(table.name)),
-        "partitions": partitions["n"][0].as_py(),
+        "partitions": len(partitions),
         "preview": markdown_preview(preview),
     }
 
@@ -56,7 +53,7 @@ def _catalog_asset(table: Table):
         metadata={"table": table.qualified_name, "dagster/column_schema": column_schema(table)},
         automation_condition=AutomationCondition.eager(),
     )
-    def _asset(catalog: IcebergCatalog, query_engine: DuckDBQueryEngine) -> MaterializeResult:
+    def _asset(catalog: Catalog, query_engine: QueryEngine) -> MaterializeResult:
         return MaterializeResult(metadata=register(catalog, query_engine, table))
 
     return _asset

@@ -16,11 +16,11 @@ from genolake_assets.transforms import clinvar as clinvar_transform
 from genolake_assets.transforms.tables import CALLS, CLINVAR, SAMPLES, SITES, Table
 from genolake_assets.transforms.vcf import ingest_vcf
 from genolake_assets.transforms.vcf_validate import VcfRejected
-from resources.catalog import IcebergCatalog
+from resources.interfaces import Catalog
 from resources.lakehouse import Change, CommitSet, Lakehouse
-from resources.landing import LocalLandingZone
+from resources.interfaces import LandingZone
 from resources.spark import SparkResource
-from resources.storage import LocalStorage
+from resources.interfaces import Storage
 
 from .common import OWNERS, column_schema, iceberg_metadata, markdown_preview
 from .quarantine import reject
@@ -75,8 +75,8 @@ def partition_metadata(lakehouse: Lakehouse, commit_set: CommitSet, table: Table
     check_specs=[spec for t in VCF_TABLES for spec in processed_check_specs(t.name)],
     can_subset=False,
 )
-def processed_vcf(context, spark: SparkResource, storage: LocalStorage, landing: LocalLandingZone,
-                  catalog: IcebergCatalog):
+def processed_vcf(context, spark: SparkResource, storage: Storage, landing: LandingZone,
+                  catalog: Catalog):
     """Parse one raw VCF with htslib inside Spark tasks (one per tabix region) into sites, calls and samples.
 
     A record genolake will not take rejects the whole file: it is quarantined with the reason and nothing of
@@ -87,8 +87,16 @@ def processed_vcf(context, spark: SparkResource, storage: LocalStorage, landing:
     source = storage.raw_source("vcf", key)
     lakehouse = catalog.lakehouse()
     lakehouse.ensure_tables()
+    staging = lakehouse.staging_root()  # the warehouse itself locally; a local folder uploaded on commit on S3
     try:
-        stats = ingest_vcf(spark.spark_session, path, lakehouse.root, key, source_path=source["location"])
+        yield from _processed_vcf(context, spark, storage, landing, lakehouse, key, path, source, staging)
+    finally:
+        lakehouse.discard_staging(staging)
+
+
+def _processed_vcf(context, spark, storage, landing, lakehouse, key, path, source, staging):
+    try:
+        stats = ingest_vcf(spark.spark_session, path, staging, key, source_path=source["location"])
     except VcfRejected as exc:
         reject(context, landing, storage, "vcf", path, source["location"], exc.to_dict(), raw_key=key)
     files = {t.name: [f for f in stats.files if f["table"] == t.name] for t in VCF_TABLES}
@@ -101,7 +109,8 @@ def processed_vcf(context, spark: SparkResource, storage: LocalStorage, landing:
             allow_retries=False,
         )
     # one set: readers see the file's sites, calls and samples together or not at all
-    commit_set = lakehouse.commit([Change(t.name, paths[t.name], {"source_file": key}) for t in VCF_TABLES],
+    published = {name: lakehouse.publish(found, staging) for name, found in paths.items()}
+    commit_set = lakehouse.commit([Change(t.name, published[t.name], {"source_file": key}) for t in VCF_TABLES],
                                   operation="ingest", run_id=context.run_id, source_file=key)
     storage.mark_published("vcf", key)
     context.log.info(
@@ -129,26 +138,32 @@ def processed_vcf(context, spark: SparkResource, storage: LocalStorage, landing:
     metadata={"table": CLINVAR.qualified_name, "dagster/column_schema": column_schema(CLINVAR)},
     check_specs=processed_check_specs("clinvar"),
 )
-def clinvar(context, storage: LocalStorage, landing: LocalLandingZone, catalog: IcebergCatalog):
+def clinvar(context, storage: Storage, landing: LandingZone, catalog: Catalog):
     key = context.partition_key
     path = storage.current_raw("clinvar", key)
     source = storage.raw_source("clinvar", key)
     lakehouse = catalog.lakehouse()
     lakehouse.ensure_tables()
+    staging = lakehouse.staging_root()
     try:
-        files = clinvar_transform.write_release(path, lakehouse.root, key, source["location"])
+        files = clinvar_transform.write_release(path, staging, key, source["location"])
     except clinvar_transform.ClinVarFormatError as exc:
+        lakehouse.discard_staging(staging)
         reject(context, landing, storage, "clinvar", path, source["location"], exc.to_dict(), raw_key=key)
     paths = [f["path"] for f in files]
     check = clinvar_check(ds.dataset(paths, format="parquet").to_table().to_pandas())
     if not check.passed:
         discard(paths)
+        lakehouse.discard_staging(staging)
         raise Failure(description=f"{source['location']}: not published, blocking checks failed: "
                       + "; ".join(failed([check])), allow_retries=False)
-    commit_set = lakehouse.commit([Change("clinvar", paths, {"release": key})], operation="ingest",
-                                  run_id=context.run_id, source_file=key)
+    try:
+        commit_set = lakehouse.commit([Change("clinvar", lakehouse.publish(paths, staging), {"release": key})],
+                                      operation="ingest", run_id=context.run_id, source_file=key)
+        metadata = partition_metadata(lakehouse, commit_set, CLINVAR, files)
+    finally:
+        lakehouse.discard_staging(staging)
     storage.mark_published("clinvar", key)
-    metadata = partition_metadata(lakehouse, commit_set, CLINVAR, files)
     metadata["source"] = source["location"]
     yield MaterializeResult(metadata=metadata)
     yield check

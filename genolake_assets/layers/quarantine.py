@@ -10,8 +10,9 @@ from typing import NoReturn, Optional
 
 from dagster import AssetKey, AssetMaterialization, AssetSpec, Failure, MetadataValue
 
-from resources.landing import LocalLandingZone, sha256_file
-from resources.storage import LocalStorage
+from resources.interfaces import LandingZone
+from resources.landing import sha256_file
+from resources.interfaces import Storage
 
 from .common import OWNERS
 
@@ -27,13 +28,13 @@ quarantine_spec = AssetSpec(
 )
 
 
-def reject(context, landing: LocalLandingZone, storage: LocalStorage, kind: str, source_path: str, location: str,
+def reject(context, landing: LandingZone, storage: Storage, kind: str, source_path: str, location: str,
            details: dict, raw_key: Optional[str] = None) -> NoReturn:
     message = details.get("message") or details.get("reason", "rejected")
     target = storage.quarantine(source_path, location, {**details, "partition_key": context.partition_key, "kind": kind})
     sha = sha256_file(source_path)
-    landed = landing.find(context.partition_key)
-    if landed is not None and landed.location == location and sha256_file(landed.path) == sha:
+    landed = landing.find(location) or landing.find(context.partition_key)
+    if landed is not None and landed.location == location and sha256_file(landing.fetch(landed)) == sha:
         landing.remove(landed)  # a newer upload under the same name stays for its own run
     if raw_key is not None:
         storage.retire_raw(kind, raw_key)

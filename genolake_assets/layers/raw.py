@@ -6,18 +6,20 @@ from dagster import Failure, MaterializeResult, MetadataValue, asset
 from genolake_assets.partitions import clinvar_releases_partitions, vcf_files_partitions
 from genolake_assets.transforms import clinvar, vcf
 from genolake_assets.transforms.vcf_validate import VcfRejected, check_header
-from resources.landing import LandedFile, LocalLandingZone, sha256_file
-from resources.storage import LocalStorage
+from resources.interfaces import LandingZone
+from resources.landing import sha256_file
+from resources.interfaces import Storage
 
 from .common import LOCATION_TAG, OWNERS
 from .quarantine import reject
 
 
-def _landed(context, landing: LocalLandingZone, kind: str) -> LandedFile:
+def _landed(context, landing: LandingZone, kind: str):
     key = context.partition_key
-    landed = landing.find(key)
-    if landed is None or landed.kind != kind:
-        wanted = context.run.tags.get(LOCATION_TAG, "(unknown location)")
+    tagged = context.run.tags.get(LOCATION_TAG)  # the sensor's full location (S3 key): no listing needed
+    landed = (landing.find(tagged) if tagged else None) or landing.find(key)
+    if landed is None or landed.kind != kind or landed.partition_key != key:
+        wanted = tagged or "(unknown location)"
         raise Failure(
             description=f"partition {key}: no {kind} file with this key in the landing zone ({wanted}); "
             "land the file again to re-ingest it",
@@ -34,16 +36,18 @@ class Rejected(Exception):
         self.details = details
 
 
-def _accept(context, landing: LocalLandingZone, storage: LocalStorage, kind: str, validate) -> MaterializeResult:
+def _accept(context, landing: LandingZone, storage: Storage, kind: str, validate) -> MaterializeResult:
     """Validate the partition's landed file and copy it into the raw zone, or quarantine it and fail."""
     landed = _landed(context, landing, kind)
+    local = landing.fetch(landed)  # a local copy htslib can read (the file itself in local mode)
     try:
-        details = validate(landed.path, landed.location)
+        details = validate(local, landed.location)
     except Rejected as exc:
-        reject(context, landing, storage, kind, landed.path, landed.location, exc.details)
-    sha = sha256_file(landed.path)
+        reject(context, landing, storage, kind, local, landed.location, exc.details)
+    sha = sha256_file(local)
     name = landed.location.split("/")[-1]
-    raw_path = storage.put_raw(kind, context.partition_key, landed.path, sha, name, landed.location)
+    raw_path = storage.put_raw(kind, context.partition_key, local, sha, name, landed.location)  # verified copy
+    landing.accepted(landed)
     return MaterializeResult(
         metadata={"location": landed.location, "raw_path": MetadataValue.path(raw_path), "sha256": sha,
                   "bytes": landed.size, **details}
@@ -95,7 +99,7 @@ def validate_clinvar(path: str, location: str) -> dict:
     description="Landed VCF files (plain, gzip or BGZF; one partition per file), header validated and copied "
     "unchanged into the immutable raw zone with their tabix/CSI index.",
 )
-def vcf_files(context, landing: LocalLandingZone, storage: LocalStorage) -> MaterializeResult:
+def vcf_files(context, landing: LandingZone, storage: Storage) -> MaterializeResult:
     return _accept(context, landing, storage, "vcf", validate_vcf)
 
 
@@ -108,5 +112,5 @@ def vcf_files(context, landing: LocalLandingZone, storage: LocalStorage) -> Mate
     description="Landed ClinVar variant_summary releases (one partition per file), header validated and copied "
     "unchanged into the immutable raw zone.",
 )
-def clinvar_releases(context, landing: LocalLandingZone, storage: LocalStorage) -> MaterializeResult:
+def clinvar_releases(context, landing: LandingZone, storage: Storage) -> MaterializeResult:
     return _accept(context, landing, storage, "clinvar", validate_clinvar)

@@ -18,11 +18,11 @@ from dagster import (
 )
 
 from genolake_assets.transforms.report import DEFAULT_COHORT, DEFAULT_LIMIT, REPORT_INPUTS, with_inputs, drug_response_sql
-from genolake_assets.transforms.tables import DRUG_RESPONSE_REPORT
+from genolake_assets.transforms.tables import DRUG_RESPONSE_REPORT, data_dir
 from quality.schemas import validate_report
-from resources.catalog import IcebergCatalog
+from resources.interfaces import Catalog
 from resources.lakehouse import Change
-from resources.query import DuckDBQueryEngine
+from resources.interfaces import QueryEngine
 
 from .catalog import register
 from .common import OWNERS, column_schema, to_markdown
@@ -54,17 +54,21 @@ REPORT_COLUMNS = ["rank", "rsid", "genotype", "frequency", "sample_count", "gene
                                 description="pandera: frequencies in (0, 1], sorted, at most 1 per variant, "
                                 "well-formed genotypes")],
 )
-def drug_response_report(context, config: ReportConfig, query_engine: DuckDBQueryEngine,
-                         catalog: IcebergCatalog) -> MaterializeResult:
+def drug_response_report(context, config: ReportConfig, query_engine: QueryEngine,
+                         catalog: Catalog) -> MaterializeResult:
     lakehouse = catalog.lakehouse()
     lakehouse.ensure_tables()
     inputs = lakehouse.current_set()  # the report reads every input at this one recorded set
     report = with_inputs(query_engine.query_at(drug_response_sql(), [config.cohort, config.limit], inputs), inputs.snapshots)
-    target = os.path.join(lakehouse.data_location(DRUG_RESPONSE_REPORT.name), f"report-{uuid.uuid4().hex[:12]}.parquet")
+    staging = lakehouse.staging_root()
+    target = os.path.join(data_dir(staging, DRUG_RESPONSE_REPORT.name), f"report-{uuid.uuid4().hex[:12]}.parquet")
     os.makedirs(os.path.dirname(target), exist_ok=True)
     pq.write_table(report, target, compression="zstd")
-    commit_set = lakehouse.commit([Change(DRUG_RESPONSE_REPORT.name, [target], {})], operation="report",
-                                  run_id=context.run_id)
+    try:
+        commit_set = lakehouse.commit([Change(DRUG_RESPONSE_REPORT.name, lakehouse.publish([target], staging), {})],
+                                      operation="report", run_id=context.run_id)
+    finally:
+        lakehouse.discard_staging(staging)
     metadata = register(catalog, query_engine, DRUG_RESPONSE_REPORT, commit_set)
     cohort_size = report["cohort_size"][0].as_py() if report.num_rows else 0
     metadata.update(

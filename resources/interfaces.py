@@ -1,0 +1,79 @@
+"""What the assets need from each resource, independent of the mode.
+
+Assets are typed with these bases; ``resources_for_mode()`` binds the local faces (folders, SQLite catalog,
+DuckDB) or the aws faces (S3, Glue, Athena). Each face implements every method below.
+"""
+
+from __future__ import annotations
+
+from dagster import ConfigurableResource
+
+
+class LandingZone(ConfigurableResource):
+    """Where files arrive (a folder, an S3 prefix)."""
+
+    def find(self, key: str):  # -> a landed file (``.location``, ``.kind``, ``.size``, ``.partition_key``) or None
+        raise NotImplementedError
+
+    def fetch(self, landed) -> str:
+        """A local path htslib can read for a landed file (downloaded first when remote)."""
+        raise NotImplementedError
+
+    def remove(self, landed) -> None:
+        raise NotImplementedError
+
+    def accepted(self, landed) -> None:
+        """Called once the file's raw copy is verified. Local: the file stays (the sensor skips published
+        content). S3: the object is deleted from the landing bucket (only if it was not replaced meanwhile)."""
+
+
+class Storage(ConfigurableResource):
+    """The raw zone (immutable copies of accepted files) and quarantine (rejected files with their reason)."""
+
+    def put_raw(self, kind: str, key: str, source: str, sha256: str, name: str, location: str) -> str:
+        raise NotImplementedError
+
+    def current_raw(self, kind: str, key: str) -> str:
+        raise NotImplementedError
+
+    def raw_source(self, kind: str, key: str) -> dict:
+        raise NotImplementedError
+
+    def mark_published(self, kind: str, key: str) -> None:
+        raise NotImplementedError
+
+    def is_published(self, kind: str, key: str, sha256: str) -> bool:
+        raise NotImplementedError
+
+    def retire_raw(self, kind: str, key: str) -> None:
+        raise NotImplementedError
+
+    def quarantine(self, source: str, location: str, reason: dict) -> str:
+        raise NotImplementedError
+
+    def quarantine_count(self) -> int:
+        raise NotImplementedError
+
+
+class Catalog(ConfigurableResource):
+    """The Iceberg catalog; ``lakehouse()`` returns the plain-library object (``resources.lakehouse``)."""
+
+    def lakehouse(self):
+        raise NotImplementedError
+
+
+class QueryEngine(ConfigurableResource):
+    """SQL over the catalog at a recorded snapshot set."""
+
+    def resolve(self, as_of: str | None):
+        raise NotImplementedError
+
+    def query(self, sql: str, parameters: list | None = None, as_of: str | None = None):
+        raise NotImplementedError
+
+    def query_at(self, sql: str, parameters: list | None, commit_set):
+        raise NotImplementedError
+
+    def describe(self, table: str, commit_set) -> list[tuple[str, str, str | None]]:
+        """(name, type, comment) of the table's columns as the engine serves them."""
+        raise NotImplementedError
