@@ -14,7 +14,7 @@ SAMPLE := data/sample
 DEMO_FILES := $(SAMPLE)/1kgp3_chr22_CYP2D6_GRCh37.vcf.gz $(SAMPLE)/1kgp3_chr22_COMT_GRCh37.vcf.gz \
 	$(SAMPLE)/variant_summary.2021-01.chr22_or_response.subset.txt.gz
 
-.PHONY: help setup demo test bench hail-env dev clean java bcftools
+.PHONY: help setup demo demo-aws test bench hail-env dev clean java bcftools
 SIZE ?= S
 
 help:  ## list the targets
@@ -42,6 +42,11 @@ demo: $(STAMP) java  ## ingest the sample 1000 Genomes slices + ClinVar locally 
 	$(BIN)/genolake ingest $(DEMO_FILES)
 	$(BIN)/genolake report
 
+AWS_DEMO_HOME := $(CURDIR)/.genolake-aws
+demo-aws: $(STAMP) java  ## the aws mode end to end on a local AWS emulator (moto server on loopback): S3 sensor, S3 zones, Glue tables
+	rm -rf $(AWS_DEMO_HOME)
+	GENOLAKE_HOME=$(AWS_DEMO_HOME) DAGSTER_HOME=$(AWS_DEMO_HOME)/dagster $(BIN)/genolake demo-aws $(DEMO_FILES)
+
 test: $(STAMP) java bcftools  ## run the test suite (installs Debian's bcftools for the parity suite if missing)
 	$(BIN)/python -m pytest
 
@@ -56,5 +61,5 @@ hail-env: $(STAMP)  ## optional: Hail 0.2.139 in its own environment (benchmarks
 dev: $(STAMP) java  ## open the Dagster UI (dagster dev) on http://127.0.0.1:3000 over the demo's home
 	$(BIN)/genolake dev --port 3000
 
-clean:  ## remove the local home (landing, raw, warehouse, catalog, Dagster runs)
-	rm -rf $(GENOLAKE_HOME)
+clean:  ## remove the local home (landing, raw, warehouse, catalog, Dagster runs) and the aws demo's
+	rm -rf $(GENOLAKE_HOME) $(AWS_DEMO_HOME)

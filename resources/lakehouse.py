@@ -233,6 +233,62 @@ class Lakehouse:
     def data_location(self, name: str) -> str:
         return data_dir(self.root, name)
 
+    # -- where writers write -------------------------------------------------------------------------------
+    @property
+    def remote(self) -> bool:
+        """True for an object-store warehouse (s3://): writers stage files locally and ``publish`` uploads them."""
+        return "://" in self.root
+
+    def staging_root(self) -> str:
+        """The root a writer writes new data files under (``<root>/<table>/data/...``): the warehouse itself when
+        it is a local folder, else a fresh local staging folder whose files ``publish`` uploads."""
+        if not self.remote:
+            return self.root
+        import tempfile
+
+        return tempfile.mkdtemp(prefix="genolake-staging-")
+
+    def publish(self, paths: list[str], staging_root: str) -> list[str]:
+        """The warehouse locations of files written under ``staging_root`` (uploaded first when remote, at the
+        same relative path, so the partition folders and unique file names are kept)."""
+        if not self.remote or os.path.abspath(staging_root) == os.path.abspath(self.root):
+            return list(paths)
+        fs, base = _filesystem(self.table(COMMIT_LOG.name, refresh=False), self.warehouse)
+        local = pafs.LocalFileSystem()
+        out = []
+        for path in paths:
+            relative = os.path.relpath(path, staging_root).replace(os.sep, "/")
+            pafs.copy_files(path, f"{base}/{relative}", source_filesystem=local, destination_filesystem=fs)
+            out.append(f"{self.warehouse}/{relative}")
+        return out
+
+    def discard_staging(self, staging_root: str) -> None:
+        if self.remote and os.path.abspath(staging_root) != os.path.abspath(self.root):
+            import shutil
+
+            shutil.rmtree(staging_root, ignore_errors=True)
+
+    def localize(self, uris: list[str]) -> list[str]:
+        """Local paths for data files (a local-mode Spark cannot read s3://): downloaded once per process."""
+        if not self.remote:
+            return [local_path(u) for u in uris]
+        import tempfile
+
+        if getattr(self, "_cache", None) is None:
+            self._cache = tempfile.mkdtemp(prefix="genolake-cache-")
+        fs, _ = _filesystem(self.table(COMMIT_LOG.name, refresh=False), self.warehouse)
+        out = []
+        for uri in uris:
+            _, path = _filesystem(self.table(COMMIT_LOG.name, refresh=False), uri)
+            target = os.path.join(self._cache, _normal(uri))
+            if not os.path.exists(target):
+                os.makedirs(os.path.dirname(target), exist_ok=True)
+                pafs.copy_files(path, target + ".part", source_filesystem=fs,
+                                destination_filesystem=pafs.LocalFileSystem())
+                os.replace(target + ".part", target)
+            out.append(target)
+        return out
+
     def _contract(self, name: str) -> Table:
         if name == COMMIT_LOG.name:
             return COMMIT_LOG

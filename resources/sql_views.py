@@ -81,7 +81,7 @@ def create_views(con: duckdb.DuckDBPyConnection, lakehouse: Lakehouse, commit_se
         if table.name in shown and shown[table.name] == snapshot_id:
             continue
         files = lakehouse.files(table.name, snapshot_id)
-        con.execute(f"CREATE OR REPLACE VIEW {table.qualified_name} AS {view_sql(table, [f.path for f in files])}")
+        con.execute(f"CREATE OR REPLACE VIEW {table.qualified_name} AS {view_sql(table, lakehouse.localize([f.path for f in files]))}")
         con.execute(f"COMMENT ON VIEW {table.qualified_name} IS {quote(table.description)}")
         for column in table.all_columns:
             con.execute(f'COMMENT ON COLUMN {table.qualified_name}."{column.name}" IS {quote(column.comment)}')
@@ -101,7 +101,7 @@ def create_views(con: duckdb.DuckDBPyConnection, lakehouse: Lakehouse, commit_se
                             [table.name, key, len(group), sum(f.records for f in group), sum(f.bytes for f in group)])
     log = lakehouse.table(COMMIT_LOG.name, refresh=False).current_snapshot()
     log_files = lakehouse.files(COMMIT_LOG.name, log.snapshot_id if log is not None else None)
-    con.execute(f"CREATE OR REPLACE VIEW {COMMIT_LOG.qualified_name} AS {view_sql(COMMIT_LOG, [f.path for f in log_files])}")
+    con.execute(f"CREATE OR REPLACE VIEW {COMMIT_LOG.qualified_name} AS {view_sql(COMMIT_LOG, lakehouse.localize([f.path for f in log_files]))}")
     con.execute(f"COMMENT ON VIEW {COMMIT_LOG.qualified_name} IS {quote(COMMIT_LOG.description)}")
     con.execute("INSERT INTO _catalog.state VALUES (?, ?, ?, MAP(?, ?))",
                 [commit_set.commit_id, commit_set.committed_at, commit_set.operation,
