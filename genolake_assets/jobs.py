@@ -7,6 +7,9 @@ from .partitions import clinvar_releases_partitions, vcf_files_partitions
 INGEST_VCF = AssetSelection.assets(["raw", "vcf_files"], ["processed", "sites"], ["processed", "calls"], ["processed", "samples"])
 INGEST_CLINVAR = AssetSelection.assets(["raw", "clinvar_releases"], ["processed", "clinvar"])
 PUBLISH = AssetSelection.groups("catalog", "annotated", "reports")
+# dagster.yaml limits concurrent runs carrying this tag (tag_concurrency_limits)
+RUN_KIND = "genolake/run-kind"
+INGEST_TAGS = {RUN_KIND: "ingest"}
 
 ingest_vcf_job = define_asset_job(
     "ingest_vcf",
@@ -14,6 +17,7 @@ ingest_vcf_job = define_asset_job(
     partitions_def=vcf_files_partitions,
     executor_def=in_process_executor,
     description="Validate one landed VCF into the raw zone and parse it into processed sites, calls and samples.",
+    tags=INGEST_TAGS,
 )
 ingest_clinvar_job = define_asset_job(
     "ingest_clinvar",
@@ -21,6 +25,7 @@ ingest_clinvar_job = define_asset_job(
     partitions_def=clinvar_releases_partitions,
     executor_def=in_process_executor,
     description="Validate one landed ClinVar release into the raw zone and type it into processed clinvar.",
+    tags=INGEST_TAGS,
 )
 publish_job = define_asset_job(
     "publish",
