@@ -78,6 +78,20 @@ def _failure_message(result) -> str:
     return "run failed"
 
 
+def _publish(defs, resources, instance) -> None:
+    """Materialize catalog -> annotated -> reports and print each table's rows; exit 1 if it fails."""
+    from .jobs import PUBLISH
+
+    with console.status("publishing: catalog -> annotated -> reports ..."):
+        result = _materialize(defs, resources, PUBLISH, instance)
+    if not result.success:
+        console.print(f"[red]x[/] publish: {_failure_message(result)}")
+        raise typer.Exit(1)
+    for event in result.get_asset_materialization_events():
+        console.print(f"[green]ok[/] {event.asset_key.to_user_string()}: "
+                      f"{_metadata_value(event, 'dagster/row_count'):,} rows")
+
+
 @app.command()
 def ingest(paths: List[Path] = typer.Argument(..., exists=True, dir_okay=False, readable=True,
                                                help="VCF (.vcf, .vcf.gz, .vcf.bgz) or ClinVar variant_summary files")):
@@ -89,7 +103,7 @@ def ingest(paths: List[Path] = typer.Argument(..., exists=True, dir_okay=False, 
     from resources import resources_for_mode
 
     from .definitions import defs
-    from .jobs import INGEST_CLINVAR, INGEST_VCF, PUBLISH
+    from .jobs import INGEST_CLINVAR, INGEST_VCF
     from .layers.common import LOCATION_TAG
     from .partitions import clinvar_releases_partitions, vcf_files_partitions
 
@@ -126,15 +140,8 @@ def ingest(paths: List[Path] = typer.Argument(..., exists=True, dir_okay=False, 
         summary = ", ".join(f"{v:,} {k}" for k, v in counts.items())
         console.print(f"[green]ok[/] [{number}/{len(paths)}] {landed.location} -> partition {key}: {summary} "
                       f"({time.monotonic() - t0:.1f}s)")
-    with console.status("publishing: catalog -> annotated -> reports ..."):
-        t0 = time.monotonic()
-        result = _materialize(defs, resources, PUBLISH, instance)
-    if not result.success:
-        console.print(f"[red]x[/] publish: {_failure_message(result)}")
-        raise typer.Exit(1)
-    for event in result.get_asset_materialization_events():
-        console.print(f"[green]ok[/] {event.asset_key.to_user_string()}: "
-                      f"{_metadata_value(event, 'dagster/row_count'):,} rows")
+    t0 = time.monotonic()
+    _publish(defs, resources, instance)
     console.print(f"published in {time.monotonic() - t0:.1f}s; total {time.monotonic() - started:.1f}s")
     if failures:
         console.print(f"[red]{failures} file(s) failed[/]; see the messages above and {settings.quarantine}")
@@ -165,7 +172,7 @@ def _run_aws_demo(paths, endpoint: str) -> None:
 
     from . import aws_demo
     from .definitions import defs
-    from .jobs import INGEST_CLINVAR, INGEST_VCF, PUBLISH
+    from .jobs import INGEST_CLINVAR, INGEST_VCF
     from .s3_sensor import s3_landing_sensor
 
     settings = mode.current()
@@ -200,13 +207,7 @@ def _run_aws_demo(paths, endpoint: str) -> None:
             else:
                 failures += 1
                 console.print(f"[red]x[/] {where}: {_failure_message(run)}")
-    result = _materialize(defs, resources, PUBLISH, instance)
-    if not result.success:
-        console.print(f"[red]x[/] publish: {_failure_message(result)}")
-        raise typer.Exit(1)
-    for event in result.get_asset_materialization_events():
-        console.print(f"[green]ok[/] {event.asset_key.to_user_string()}: "
-                      f"{_metadata_value(event, 'dagster/row_count'):,} rows")
+    _publish(defs, resources, instance)
     from .transforms.report import drug_response_sql, with_inputs
 
     engine = resources["query_engine"]

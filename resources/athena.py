@@ -328,9 +328,6 @@ class AthenaQueryEngine(QueryEngine):
             lakehouse = self.lakehouse()
             return lakehouse.set_as_of(as_of) if as_of else lakehouse.current_set()
 
-    def query(self, sql: str, parameters: list | None = None, as_of: str | None = None) -> pa.Table:
-        return self.query_at(sql, parameters, self.resolve(as_of))
-
     def describe(self, table: str, commit_set: CommitSet | None = None) -> list[tuple[str, str, Optional[str]]]:
         """(name, type, comment) of every column Glue records for ``table`` (catalog metadata; Glue keeps the
         current schema only, so ``commit_set`` does not change the answer)."""

@@ -65,11 +65,17 @@ class Catalog(ConfigurableResource):
 class QueryEngine(ConfigurableResource):
     """SQL over the catalog at a recorded snapshot set."""
 
-    def resolve(self, as_of: str | None):
+    def lakehouse(self):
+        """The catalog's ``Lakehouse`` (where the recorded snapshot sets are)."""
         raise NotImplementedError
 
+    def resolve(self, as_of: str | None):
+        """The snapshot set a query reads: the newest recorded one, or the one ``--as-of`` names."""
+        lakehouse = self.lakehouse()
+        return lakehouse.set_as_of(as_of) if as_of else lakehouse.current_set()
+
     def query(self, sql: str, parameters: list | None = None, as_of: str | None = None):
-        raise NotImplementedError
+        return self.query_at(sql, parameters, self.resolve(as_of))
 
     def query_at(self, sql: str, parameters: list | None, commit_set):
         raise NotImplementedError

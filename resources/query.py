@@ -22,7 +22,7 @@ class CatalogMissing(RuntimeError):
 class DuckDBQueryEngine(QueryEngine):
     home: str
 
-    def _lakehouse(self):
+    def lakehouse(self):
         if not (Path(self.home) / "catalog.db").exists():
             raise CatalogMissing(
                 f"no catalog at {Path(self.home) / 'catalog.db'}: run `genolake ingest <files>` (or `make demo`) first"
@@ -30,19 +30,11 @@ class DuckDBQueryEngine(QueryEngine):
         return local_lakehouse(self.home)
 
     def current_set(self) -> CommitSet:
-        return self._lakehouse().current_set()
-
-    def resolve(self, as_of: str | None) -> CommitSet:
-        """The snapshot set a query reads: the newest recorded one, or the one ``--as-of`` names."""
-        lakehouse = self._lakehouse()
-        return lakehouse.set_as_of(as_of) if as_of else lakehouse.current_set()
-
-    def query(self, sql: str, parameters: list | None = None, as_of: str | None = None) -> pa.Table:
-        return self.query_at(sql, parameters, self.resolve(as_of))
+        return self.lakehouse().current_set()
 
     def query_at(self, sql: str, parameters: list | None, commit_set: CommitSet) -> pa.Table:
         """Run ``sql`` over the tables exactly as ``commit_set`` recorded them."""
-        lakehouse = self._lakehouse()
+        lakehouse = self.lakehouse()
         views = SqlViews(self.home)
         if commit_set.commit_id is not None and views.state() == commit_set.commit_id:
             con = views.connect(read_only=True)  # the persistent views show this set already
@@ -74,20 +66,13 @@ class GlueDuckDBQueryEngine(QueryEngine):
     database: str
     region: Optional[str] = None
 
-    def _lakehouse(self):
+    def lakehouse(self):
         from .catalog import glue_lakehouse
 
         return glue_lakehouse(self.warehouse_uri, self.database, self.region)
 
-    def resolve(self, as_of: str | None) -> CommitSet:
-        lakehouse = self._lakehouse()
-        return lakehouse.set_as_of(as_of) if as_of else lakehouse.current_set()
-
-    def query(self, sql: str, parameters: list | None = None, as_of: str | None = None) -> pa.Table:
-        return self.query_at(sql, parameters, self.resolve(as_of))
-
     def query_at(self, sql: str, parameters: list | None, commit_set: CommitSet) -> pa.Table:
-        con = connect_at(self._lakehouse(), commit_set)
+        con = connect_at(self.lakehouse(), commit_set)
         try:
             return con.sql(sql, params=parameters or None).to_arrow_table()
         finally:

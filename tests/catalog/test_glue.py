@@ -5,10 +5,7 @@ file's rows, time travel by snapshot id and by time, the commit log's snapshot s
 Never talks to AWS: every client gets the loopback endpoint and fake credentials. moto's Glue ignores
 ``VersionId`` on update_table, so concurrency is not tested here (see docs/known-pitfalls)."""
 
-import logging
-import socket
 import types
-import urllib.request
 import uuid
 from datetime import timedelta
 
@@ -28,46 +25,8 @@ REGION = "us-east-1"
 KEYS = {"aws_access_key_id": "testing", "aws_secret_access_key": "testing"}
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-@pytest.fixture(scope="module")
-def moto_endpoint():
-    from moto.server import ThreadedMotoServer
-
-    werkzeug = logging.getLogger("werkzeug")
-    level = werkzeug.level
-    werkzeug.setLevel(logging.WARNING)  # one access-log line per request otherwise
-    port = _free_port()
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
-    server.start()
-    try:
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        server.stop()
-        werkzeug.setLevel(level)
-
-
-@pytest.fixture
-def aws(moto_endpoint, monkeypatch, tmp_path):
-    """A clean moto (reset per test) and an environment that can only reach it: fake keys, no profile or
-    config files, no instance metadata. Returns the endpoint."""
-    assert moto_endpoint.startswith("http://127.0.0.1:")
-    urllib.request.urlopen(urllib.request.Request(f"{moto_endpoint}/moto-api/reset", method="POST"), timeout=10)
-    for name in ("AWS_PROFILE", "AWS_SESSION_TOKEN", "AWS_ENDPOINT_URL_GLUE", "AWS_ENDPOINT_URL_S3"):
-        monkeypatch.delenv(name, raising=False)
-    monkeypatch.setenv("AWS_ENDPOINT_URL", moto_endpoint)
-    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
-    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
-    monkeypatch.setenv("AWS_REGION", REGION)
-    monkeypatch.setenv("AWS_DEFAULT_REGION", REGION)
-    monkeypatch.setenv("AWS_EC2_METADATA_DISABLED", "true")
-    monkeypatch.setenv("AWS_CONFIG_FILE", str(tmp_path / "no-aws-config"))
-    monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", str(tmp_path / "no-aws-credentials"))
-    return moto_endpoint
+# moto_endpoint / aws: the moto server fixtures shared by every AWS test (tests/aws/conftest.py)
+from ..aws.conftest import _free_port, aws, moto_endpoint  # noqa: E402,F401
 
 
 def _client(service: str, endpoint: str):
