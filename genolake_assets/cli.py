@@ -29,8 +29,11 @@ FALLBACK_YAML = "telemetry:\n  enabled: false\nconcurrency:\n  runs:\n    max_co
 def _prepare_dagster_home(settings: mode.Settings) -> Path:
     home = settings.dagster_home
     home.mkdir(parents=True, exist_ok=True)
-    if not (home / "dagster.yaml").exists():
-        (home / "dagster.yaml").write_text(DAGSTER_YAML.read_text() if DAGSTER_YAML.exists() else FALLBACK_YAML)
+    target = home / "dagster.yaml"
+    if not target.exists():  # written whole, then renamed: a second process starting now never reads half a file
+        partial = home / f".dagster.yaml.{os.getpid()}"
+        partial.write_text(DAGSTER_YAML.read_text() if DAGSTER_YAML.exists() else FALLBACK_YAML)
+        os.replace(partial, target)
     os.environ["DAGSTER_HOME"] = str(home)
     return home
 
