@@ -187,17 +187,18 @@ class Lakehouse:
         from pyiceberg.catalog.sql import SqlCatalog
 
         os.makedirs(os.path.join(home, "warehouse"), exist_ok=True)
-        catalog = SqlCatalog(
-            "genolake",
-            uri=f"sqlite:///{os.path.abspath(home)}/catalog.db",
-            warehouse=_uri(os.path.join(home, "warehouse")),
-        )
+        lock = FileLock(os.path.join(home, "catalog.lock"), timeout=600)
+        with lock:  # SqlCatalog creates its tables when it opens: two processes on a fresh home must not race
+            catalog = SqlCatalog(
+                "genolake",
+                uri=f"sqlite:///{os.path.abspath(home)}/catalog.db",
+                warehouse=_uri(os.path.join(home, "warehouse")),
+            )
         # Several processes share the SQLite file (concurrent runs, the CLI, the UI): wait for a busy database
         # instead of failing after SQLite's default 5 s.
         from sqlalchemy import create_engine
 
         catalog.engine = create_engine(f"sqlite:///{os.path.abspath(home)}/catalog.db", connect_args={"timeout": 120})
-        lock = FileLock(os.path.join(home, "catalog.lock"), timeout=600)
         return cls(catalog, _uri(os.path.join(home, "warehouse")), lock=lock, on_commit=on_commit)
 
     @classmethod
