@@ -38,6 +38,18 @@ def _prepare_dagster_home(settings: mode.Settings) -> Path:
     return home
 
 
+def _instance(settings: mode.Settings):
+    """The Dagster instance of this home. Opening it creates its SQLite storages (runs, schedules, the event index)
+    and stamps their alembic revision: two processes doing that at once on a fresh home leave two revision rows and
+    every later open fails ("more than one head"), so the first open is serialised with a file lock."""
+    from dagster import DagsterInstance
+    from filelock import FileLock
+
+    home = _prepare_dagster_home(settings)
+    with FileLock(str(home / ".instance.lock"), timeout=600):
+        return DagsterInstance.get()
+
+
 QUIET = {"loggers": {"console": {"config": {"log_level": "WARNING"}}}}
 
 
@@ -100,9 +112,7 @@ def ingest(paths: List[Path] = typer.Argument(..., exists=True, dir_okay=False, 
                                                help="VCF (.vcf, .vcf.gz, .vcf.bgz) or ClinVar variant_summary files")):
     """Land PATHS and materialize raw -> processed -> catalog -> annotated -> reports in this process."""
     settings = mode.current()
-    _prepare_dagster_home(settings)
-    from dagster import DagsterInstance
-
+    instance = _instance(settings)
     from resources import resources_for_mode
 
     from .definitions import defs
@@ -112,7 +122,6 @@ def ingest(paths: List[Path] = typer.Argument(..., exists=True, dir_okay=False, 
 
     resources = resources_for_mode(settings)  # built now: GENOLAKE_HOME may differ from import time
     landing = resources["landing"]
-    instance = DagsterInstance.get()
     console.print(f"[bold]genolake[/] home {settings.home} (mode {settings.mode})")
     failures = 0
     started = time.monotonic()
@@ -169,7 +178,7 @@ def demo_aws(paths: List[Path] = typer.Argument(..., exists=True, dir_okay=False
 
 
 def _run_aws_demo(paths, endpoint: str) -> None:
-    from dagster import DagsterInstance, build_sensor_context
+    from dagster import build_sensor_context
 
     from resources import resources_for_mode
 
@@ -179,7 +188,7 @@ def _run_aws_demo(paths, endpoint: str) -> None:
     from .s3_sensor import s3_landing_sensor
 
     settings = mode.current()
-    _prepare_dagster_home(settings)
+    instance = _instance(settings)
     console.print(f"[bold]genolake[/] aws mode on the emulator at {endpoint} (Dagster home {settings.dagster_home})")
     aws_demo.provision()
     resources = resources_for_mode(settings)
@@ -187,7 +196,6 @@ def _run_aws_demo(paths, endpoint: str) -> None:
     for path in paths:
         landed = landing.land(str(path))
         console.print(f"uploaded {path.name} -> {landed.location}")
-    instance = DagsterInstance.get()
     cursor, launched, failures = None, set(), 0
     while True:  # sensor ticks until the landing bucket has nothing new (the daemon would do this every 30 s)
         context = build_sensor_context(instance=instance, cursor=cursor, resources={"landing": landing})
@@ -228,7 +236,7 @@ def dev(host: str = typer.Option("127.0.0.1", help="Interface for the UI"),
         port: int = typer.Option(3000, help="Port for the UI")):
     """Open the Dagster UI (dagster dev) over GENOLAKE_HOME: sensors, lineage, materializations, checks."""
     settings = mode.current()
-    _prepare_dagster_home(settings)
+    _instance(settings)  # storages created under the lock before the webserver and daemon open them
     workspace = Path(__file__).resolve().parents[1] / "workspace.yaml"
     dagster = Path(sys.executable).with_name("dagster")
     console.print(f"[bold]genolake[/] UI on http://{host}:{port} (home {settings.home})")

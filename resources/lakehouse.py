@@ -188,7 +188,9 @@ class Lakehouse:
 
         os.makedirs(os.path.join(home, "warehouse"), exist_ok=True)
         lock = FileLock(os.path.join(home, "catalog.lock"), timeout=600)
-        with lock:  # SqlCatalog creates its tables when it opens: two processes on a fresh home must not race
+        # SqlCatalog creates its tables when it opens: two processes on a fresh home must not race. A lock of its
+        # own, not the commit lock: opening the catalog (a reader, the UI) never waits for a commit in progress.
+        with FileLock(os.path.join(home, "catalog-open.lock"), timeout=600):
             catalog = SqlCatalog(
                 "genolake",
                 uri=f"sqlite:///{os.path.abspath(home)}/catalog.db",
