@@ -156,7 +156,8 @@ def ingest(paths: List[Path] = typer.Argument(..., exists=True, dir_okay=False, 
     _publish(defs, resources, instance)
     console.print(f"published in {time.monotonic() - t0:.1f}s; total {time.monotonic() - started:.1f}s")
     if failures:
-        console.print(f"[red]{failures} file(s) failed[/]; see the messages above and {settings.quarantine}")
+        where = os.environ.get("GENOLAKE_QUARANTINE_URI", "") if settings.mode == "aws" else settings.quarantine
+        console.print(f"[red]{failures} file(s) failed[/]; see the messages above and {where}")
         raise typer.Exit(1)
 
 
@@ -229,6 +230,23 @@ def _run_aws_demo(paths, endpoint: str) -> None:
            "table")
     if failures:
         raise typer.Exit(1)
+
+
+@app.command("upload-job")
+def upload_job(to: str = typer.Option("", help="s3://bucket/prefix (default: GENOLAKE_JOBS_URI)")):
+    """Upload the EMR Serverless ingest job: its entry point and a zip of the transforms (--py-files)."""
+    from resources.aws import AwsError
+    from resources.emr import upload_job as upload
+
+    target = (to or os.environ.get("GENOLAKE_JOBS_URI") or "").strip()
+    if not target:
+        _fail(ValueError("upload-job needs --to s3://bucket/prefix or GENOLAKE_JOBS_URI (terraform output)"), 2)
+    try:
+        uploaded = upload(target)
+    except (AwsError, ValueError) as exc:
+        _fail(exc)
+    for name, uri in uploaded.items():
+        out.print(f"{name} -> {uri}")
 
 
 @app.command()

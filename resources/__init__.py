@@ -12,6 +12,7 @@ from genolake_assets.mode import Settings, current
 from .catalog import IcebergCatalog
 from .landing import LocalLandingZone
 from .query import DuckDBQueryEngine
+from .emr import VcfClusterJob
 from .spark import SparkResource
 from .storage import LocalStorage
 
@@ -26,6 +27,7 @@ def resources_for_mode(settings: Settings | None = None) -> dict:
             "catalog": IcebergCatalog(home=home),
             "query_engine": DuckDBQueryEngine(home=home),
             "spark": SparkResource(),
+            "vcf_job": VcfClusterJob(),  # disabled: the transform runs in this process's Spark
         }
     return aws_resources()
 
@@ -36,6 +38,7 @@ def aws_resources(environ=None) -> dict:
     from .athena import AthenaQueryEngine
     from .aws import AwsConfigError, AwsSettings
     from .catalog import GlueIcebergCatalog
+    from .emr import cluster_job_from_env
     from .query import GlueDuckDBQueryEngine
     from .s3_landing import S3LandingZone
     from .s3_storage import S3Storage
@@ -59,6 +62,7 @@ def aws_resources(environ=None) -> dict:
         "catalog": GlueIcebergCatalog(warehouse_uri=aws.warehouse_uri, database=aws.glue_database, region=aws.region),
         "query_engine": query_engine,
         "spark": SparkResource(),
+        "vcf_job": cluster_job_from_env(environ, aws.region),  # EMR Serverless when GENOLAKE_EMR_APPLICATION_ID is set
     }
 
 

@@ -271,6 +271,15 @@ class Lakehouse:
 
             shutil.rmtree(staging_root, ignore_errors=True)
 
+    def delete_files(self, uris: list[str]) -> None:
+        """Remove data files that will not be committed (a cluster job's output that failed its checks)."""
+        for uri in uris:
+            fs, path = _filesystem(self.table(COMMIT_LOG.name, refresh=False), uri)
+            try:
+                fs.delete_file(path)
+            except FileNotFoundError:
+                pass
+
     def localize(self, uris: list[str]) -> list[str]:
         """Local paths for data files (a local-mode Spark cannot read s3://): downloaded once per process."""
         if not self.remote:

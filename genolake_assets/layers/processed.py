@@ -16,11 +16,10 @@ from genolake_assets.transforms import clinvar as clinvar_transform
 from genolake_assets.transforms.tables import CALLS, CLINVAR, SAMPLES, SITES, Table
 from genolake_assets.transforms.vcf import ingest_vcf
 from genolake_assets.transforms.vcf_validate import VcfRejected
-from resources.interfaces import Catalog
+from resources.emr import VcfClusterJob
+from resources.interfaces import Catalog, LandingZone, Storage
 from resources.lakehouse import Change, CommitSet, Lakehouse
-from resources.interfaces import LandingZone
 from resources.spark import SparkResource
-from resources.interfaces import Storage
 
 from .common import OWNERS, column_schema, iceberg_metadata, markdown_preview
 from .quarantine import reject
@@ -76,53 +75,82 @@ def partition_metadata(lakehouse: Lakehouse, commit_set: CommitSet, table: Table
     can_subset=False,
 )
 def processed_vcf(context, spark: SparkResource, storage: Storage, landing: LandingZone,
-                  catalog: Catalog):
-    """Parse one raw VCF with htslib inside Spark tasks (one per tabix region) into sites, calls and samples.
+                  catalog: Catalog, vcf_job: VcfClusterJob):
+    """Parse one raw VCF with htslib inside Spark tasks (one per tabix region) into sites, calls and samples:
+    in this process's Spark, or as an EMR Serverless job run through Dagster Pipes when one is configured
+    (the same transform; the job reports its files and this asset checks and commits them).
 
     A record genolake will not take rejects the whole file: it is quarantined with the reason and nothing of
     it is committed.
     """
     key = context.partition_key
-    path = storage.current_raw("vcf", key)
     source = storage.raw_source("vcf", key)
     lakehouse = catalog.lakehouse()
     lakehouse.ensure_tables()
+    if vcf_job.enabled:
+        yield from _processed_vcf_on_cluster(context, spark, storage, landing, lakehouse, vcf_job, key, source)
+        return
+    path = storage.current_raw("vcf", key)
     staging = lakehouse.staging_root()  # the warehouse itself locally; a local folder uploaded on commit on S3
     try:
-        yield from _processed_vcf(context, spark, storage, landing, lakehouse, key, path, source, staging)
+        try:
+            stats = ingest_vcf(spark.spark_session, path, staging, key, source_path=source["location"])
+        except VcfRejected as exc:
+            reject(context, landing, storage, "vcf", path, source["location"], exc.to_dict(), raw_key=key)
+        files = {t.name: [f for f in stats.files if f["table"] == t.name] for t in VCF_TABLES}
+        paths = {name: [f["path"] for f in found] for name, found in files.items()}
+        checks = _gate(spark, paths, paths, stats.rows("samples"), source, discard)
+        published = {name: lakehouse.publish(found, staging) for name, found in paths.items()}
+        yield from _commit(context, storage, lakehouse, key, source, files, published, stats.regions,
+                           stats.warnings, checks)
     finally:
         lakehouse.discard_staging(staging)
 
 
-def _processed_vcf(context, spark, storage, landing, lakehouse, key, path, source, staging):
-    try:
-        stats = ingest_vcf(spark.spark_session, path, staging, key, source_path=source["location"])
-    except VcfRejected as exc:
-        reject(context, landing, storage, "vcf", path, source["location"], exc.to_dict(), raw_key=key)
-    files = {t.name: [f for f in stats.files if f["table"] == t.name] for t in VCF_TABLES}
-    paths = {name: [f["path"] for f in found] for name, found in files.items()}
-    checks = vcf_partition_checks(spark.spark_session, paths, stats.rows("samples"))
+def _gate(spark, paths: dict, local_paths: dict, n_samples: int, source: dict, drop) -> list:
+    """The blocking checks on a file's new data files (read from ``local_paths``); on failure the files are
+    dropped and nothing is committed."""
+    checks = vcf_partition_checks(spark.spark_session, local_paths, n_samples)
     if failed(checks):
-        discard([p for group in paths.values() for p in group])
+        drop([p for group in paths.values() for p in group])
         raise Failure(
             description=f"{source['location']}: not published, blocking checks failed: " + "; ".join(failed(checks)),
             allow_retries=False,
         )
-    # one set: readers see the file's sites, calls and samples together or not at all
-    published = {name: lakehouse.publish(found, staging) for name, found in paths.items()}
+    return checks
+
+
+def _processed_vcf_on_cluster(context, spark, storage, landing, lakehouse, vcf_job, key, source):
+    report = vcf_job.run(context, input_uri=storage.raw_uri_of("vcf", key), warehouse=lakehouse.warehouse,
+                         source_file=key, source_path=source["location"])
+    if report.get("status") == "rejected":
+        path = storage.current_raw("vcf", key)  # a local copy to quarantine (the job read the raw object)
+        reject(context, landing, storage, "vcf", path, source["location"], report["rejection"], raw_key=key)
+    files = {t.name: [f for f in report["files"] if f["table"] == t.name] for t in VCF_TABLES}
+    uris = {name: [f["path"] for f in found] for name, found in files.items()}
+    # the checks read the job's files here (downloaded once; a cohort-scale gate belongs in the job: see README)
+    local = {name: lakehouse.localize(found) for name, found in uris.items()}
+    checks = _gate(spark, uris, local, report["rows"]["samples"], source, lakehouse.delete_files)
+    localized = {name: [{**f, "path": p} for f, p in zip(files[name], local[name])] for name in files}
+    yield from _commit(context, storage, lakehouse, key, source, localized, uris, report["regions"],
+                       report.get("warnings") or {}, checks)
+
+
+def _commit(context, storage, lakehouse, key, source, files, published, regions, warnings, checks):
     commit_set = lakehouse.commit([Change(t.name, published[t.name], {"source_file": key}) for t in VCF_TABLES],
                                   operation="ingest", run_id=context.run_id, source_file=key)
     storage.mark_published("vcf", key)
+    rows = {name: sum(f["rows"] for f in found) for name, found in files.items()}
     context.log.info(
-        f"{source['location']}: {stats.rows('sites')} sites, {stats.rows('calls')} calls, "
-        f"{stats.rows('samples')} samples in {stats.regions} region(s); {commit_set.describe()}"
+        f"{source['location']}: {rows['sites']} sites, {rows['calls']} calls, "
+        f"{rows['samples']} samples in {regions} region(s); {commit_set.describe()}"
     )
     for table in VCF_TABLES:
         metadata = partition_metadata(lakehouse, commit_set, table, files[table.name])
         metadata["source"] = source["location"]
         if table is SITES:
-            metadata["regions"] = stats.regions
-            metadata["warnings"] = warnings_metadata(stats.warnings)
+            metadata["regions"] = regions
+            metadata["warnings"] = warnings_metadata(warnings)
         yield MaterializeResult(asset_key=AssetKey(["processed", table.name]), metadata=metadata)
     yield from checks
 

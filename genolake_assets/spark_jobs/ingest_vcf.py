@@ -29,7 +29,7 @@ import tempfile
 
 import pyarrow.fs as pafs
 
-MESSAGE = "genolake.ingest_vcf"
+MESSAGE = "genolake.ingest_vcf"  # resources/emr.py reads reports of this kind
 INDEX_SUFFIXES = (".tbi", ".csi")
 
 
@@ -95,6 +95,19 @@ def run(spark, input_uri: str, warehouse: str, source_file: str, source_path: st
         shutil.rmtree(work, ignore_errors=True)
 
 
+def message_writer():
+    """S3 when the launcher reads messages from a bucket (``PipesS3MessageReader``: EMR Serverless), else Pipes'
+    default (a file or stdout: ``PipesSubprocessClient``)."""
+    from dagster_pipes import PipesDefaultMessageWriter, PipesEnvVarParamsLoader, PipesS3MessageWriter
+
+    loader = PipesEnvVarParamsLoader()
+    if loader.is_dagster_pipes_process() and "bucket" in loader.load_messages_params():
+        import boto3  # on the EMR image; honours AWS_ENDPOINT_URL
+
+        return PipesS3MessageWriter(client=boto3.client("s3"), interval=5)
+    return PipesDefaultMessageWriter()
+
+
 def main(argv: list[str] | None = None) -> int:
     from dagster_pipes import open_dagster_pipes
 
@@ -102,7 +115,7 @@ def main(argv: list[str] | None = None) -> int:
     for name in ("input", "warehouse", "source-file", "source-path"):
         parser.add_argument(f"--{name}")
     args = parser.parse_args(argv)
-    with open_dagster_pipes() as pipes:
+    with open_dagster_pipes(message_writer=message_writer()) as pipes:
         def arg(name: str):
             value = getattr(args, name.replace("-", "_"))
             extras = pipes.extras if isinstance(pipes.extras, dict) else {}  # a mock outside Dagster

@@ -43,6 +43,24 @@ def test_a_missing_variable_is_named(missing):
     assert [v for v in FULL if v in str(caught.value)] == [missing]  # only the missing one
 
 
+def test_the_emr_serverless_job_is_optional_and_complete_when_asked_for():
+    from resources import aws_resources
+
+    assert not aws_resources(FULL)["vcf_job"].enabled  # no application: the transform runs in the asset's Spark
+    emr = {"GENOLAKE_EMR_APPLICATION_ID": "00abc", "GENOLAKE_EMR_EXECUTION_ROLE_ARN": "arn:aws:iam::1:role/job",
+           "GENOLAKE_JOBS_URI": "s3://jobs-bkt/emr"}
+    job = aws_resources({**FULL, **emr})["vcf_job"]
+    assert job.enabled and job.region == "eu-west-1"
+    params = job.start_job_run_params("f-1234")
+    assert params["jobDriver"]["sparkSubmit"]["entryPoint"] == "s3://jobs-bkt/emr/ingest_vcf.py"
+    assert params["jobDriver"]["sparkSubmit"]["sparkSubmitParameters"].startswith(
+        "--py-files s3://jobs-bkt/emr/genolake_job.zip")
+    for missing in ("GENOLAKE_EMR_EXECUTION_ROLE_ARN", "GENOLAKE_JOBS_URI"):
+        with pytest.raises(AwsConfigError) as caught:
+            aws_resources({**FULL, **{k: v for k, v in emr.items() if k != missing}})
+        assert missing in str(caught.value) and "GENOLAKE_EMR_APPLICATION_ID" in str(caught.value)
+
+
 def test_a_uri_that_is_not_s3_is_refused():
     with pytest.raises(AwsConfigError, match="GENOLAKE_RAW_URI='/tmp/raw'"):
         AwsSettings.from_env({**FULL, "GENOLAKE_RAW_URI": "/tmp/raw"})
