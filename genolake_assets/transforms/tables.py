@@ -10,6 +10,10 @@ from dataclasses import dataclass, field
 
 DATABASE = "genolake"
 
+# Column classifications (Column.classification). "identifier": identifies a person (sample_id) or a file
+# (source_path, source_file: file names often carry sample IDs). Governance policies exclude columns by classification, so a column classified later stays hidden.
+CLASSIFICATIONS = ("identifier",)
+
 
 @dataclass(frozen=True)
 class Column:
@@ -18,6 +22,7 @@ class Column:
     # array<string>, array<int>, map<string,string>
     comment: str
     nullable: bool = True
+    classification: str | None = None  # one of CLASSIFICATIONS; governance policies can hide columns by it
 
 
 @dataclass(frozen=True)
@@ -50,7 +55,8 @@ def data_dir(root: str, table: str) -> str:
     return f"{root.rstrip('/')}/{table}/data"
 
 
-SOURCE_FILE = C("source_file", "string", "Partition: the landed file's key (file stem + hash of its full path)", False)
+SOURCE_FILE = C("source_file", "string", "Partition: the landed file's key (file stem + hash of its full path)", False,
+                classification="identifier")  # file names often carry sample or patient IDs
 CHROMOSOME = C("chromosome", "string", "Partition: chromosome in ClinVar spelling (22, X, MT; no chr prefix)", False)
 
 SITES = Table(
@@ -95,7 +101,7 @@ CALLS = Table(
         C("ref", "string", "Reference allele of the site", False),
         C("alt", "string", "Alternate allele of the site (row of sites)", False),
         C("alt_index", "smallint", "Index of the site's ALT in the VCF record", False),
-        C("sample_id", "string", "Sample ID as in the VCF header", False),
+        C("sample_id", "string", "Sample ID as in the VCF header", False, classification="identifier"),
         C("allele1", "smallint", "First allele index as written in the VCF (0 = REF, n = nth ALT, -1 = '.')", False),
         C("allele2", "smallint", "Second allele index as written (-1 = '.'), null for haploid calls"),
         C("phased", "boolean", "True when the genotype is phased ('|')", False),
@@ -113,9 +119,9 @@ SAMPLES = Table(
     "processed",
     "Samples of each landed VCF (sample id x source file).",
     (
-        C("sample_id", "string", "Sample ID as in the VCF header", False),
+        C("sample_id", "string", "Sample ID as in the VCF header", False, classification="identifier"),
         C("sample_index", "int", "0-based column of the sample in the VCF", False),
-        C("source_path", "string", "The landed file's path or key", False),
+        C("source_path", "string", "The landed file's path or key", False, classification="identifier"),
     ),
     (SOURCE_FILE,),
 )
@@ -171,7 +177,7 @@ ANNOTATED_VARIANTS = Table(
     "Sites joined to ClinVar on chromosome, 0-based start = PositionVCF - 1, ref = ReferenceAlleleVCF, "
     "alt = AlternateAlleleVCF and assembly.",
     (
-        C("source_file", "string", "The site's landed file key", False),
+        C("source_file", "string", "The site's landed file key", False, classification="identifier"),
         C("start", "bigint", "0-based start", False),
         C("end", "bigint", "0-based exclusive end", False),
         C("ref", "string", "Reference allele", False),
