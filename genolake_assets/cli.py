@@ -7,7 +7,7 @@ import os
 import sys
 import time
 from pathlib import Path
-from typing import List
+from typing import List, Optional
 
 import pyarrow as pa
 import typer
@@ -62,7 +62,7 @@ def _materialize(defs, resources, selection, instance, partition_key=None, tags=
     from dagster import materialize
 
     return materialize(
-        list(defs.assets),
+        [*defs.assets, *(defs.asset_checks or [])],
         selection=selection,
         instance=instance,
         partition_key=partition_key,
@@ -97,14 +97,20 @@ def _publish(defs, resources, instance) -> None:
     """Materialize catalog -> annotated -> reports and print each table's rows; exit 1 if it fails."""
     from .jobs import PUBLISH
 
-    with console.status("publishing: catalog -> annotated -> reports ..."):
+    with console.status("publishing: catalog -> annotated -> reports -> governance ..."):
         result = _materialize(defs, resources, PUBLISH, instance)
     if not result.success:
         console.print(f"[red]x[/] publish: {_failure_message(result)}")
         raise typer.Exit(1)
     for event in result.get_asset_materialization_events():
-        console.print(f"[green]ok[/] {event.asset_key.to_user_string()}: "
-                      f"{_metadata_value(event, 'dagster/row_count'):,} rows")
+        rows = _metadata_value(event, "dagster/row_count")
+        if rows is not None:
+            console.print(f"[green]ok[/] {event.asset_key.to_user_string()}: {rows:,} rows")
+        elif event.asset_key.path[0] == "governance":
+            console.print(f"[green]ok[/] {event.asset_key.to_user_string()}: {_metadata_value(event, 'grants')} "
+                          f"grants for {_metadata_value(event, 'roles')} roles ({_metadata_value(event, 'target')}; "
+                          f"{_metadata_value(event, 'added')} added, {_metadata_value(event, 'changed')} changed, "
+                          f"{_metadata_value(event, 'revoked')} revoked)")
 
 
 @app.command()
@@ -328,15 +334,48 @@ def _fail(exc: Exception, code: int = 1):
     raise typer.Exit(code)
 
 
+ROLE = typer.Option(None, "--role", help="Run as this governance role: only its columns and rows (see governance/)")
+POLICY = typer.Option(None, "--policy", help="Policy file (default: the one applied to this home; for plan/apply: "
+                                             "governance/policies.yaml)")
+
+
+def _role_grants(policy: Optional[Path]):
+    """The grants a role query enforces: the given policy file compiled for the local target, else what the last
+    `governance apply` recorded in this home."""
+    from resources.governance import LocalGovernance, desired_grants
+
+    if policy is not None:
+        return desired_grants(policy, "local")
+    grants = LocalGovernance(home=str(mode.current().home)).actual()
+    if not grants:
+        _fail(ValueError("no governance policy is applied to this home: run `genolake governance apply` "
+                         "(make demo does) or pass --policy PATH"), 2)
+    return grants
+
+
 @app.command()
 def query(sql: str = typer.Argument(..., help="SQL over the catalog, e.g. SELECT count(*) FROM genolake.samples"),
-          fmt: str = FORMAT, as_of: str = AS_OF):
-    """Run SQL on the local catalog (the newest snapshot set, or --as-of an older one) and print the result."""
+          fmt: str = FORMAT, as_of: str = AS_OF, role: Optional[str] = ROLE, policy: Optional[Path] = POLICY):
+    """Run SQL on the local catalog (the newest snapshot set, or --as-of an older one) and print the result;
+    with --role, as that role: the tables, columns and rows its grants allow, nothing else."""
     from resources.lakehouse import LakehouseError
     from resources.query import CatalogMissing
 
     if fmt not in ("table", "csv", "json"):
         raise typer.BadParameter("--format must be table, csv or json")
+    if policy is not None and role is None:
+        raise typer.BadParameter("--policy applies to --role queries")
+    grants = None
+    if role is not None:
+        from genolake_assets.transforms.tables import TABLES
+        from governance.local import GovernanceDenied, scope_query
+        from governance.model import PolicyError
+
+        try:
+            grants = _role_grants(policy)
+            sql = scope_query(sql, role, grants, TABLES)
+        except (GovernanceDenied, PolicyError) as exc:
+            _fail(exc)
     engine = _engine()
     try:
         commit_set = engine.resolve(as_of)
@@ -349,9 +388,75 @@ def query(sql: str = typer.Argument(..., help="SQL over the catalog, e.g. SELECT
     try:
         result = engine.query_at(sql, None, commit_set)
     except Exception as exc:  # SQL errors: show DuckDB's message, not a traceback
+        if grants is not None:
+            from genolake_assets.transforms.tables import TABLES
+            from governance.local import explain_denied
+
+            said = explain_denied(exc, role, grants, {n: t.column_names for n, t in TABLES.items()})
+            if said:
+                _fail(PermissionError(said))
         console.print(f"[red]query failed:[/] {exc}")
         raise typer.Exit(1)
     _print(result, fmt)
+
+
+governance_app = typer.Typer(no_args_is_help=True, help="Plan and apply governance/policies.yaml (like Terraform).")
+app.add_typer(governance_app, name="governance")
+TARGET = typer.Option(None, "--target", help="local or aws (default: the current mode)")
+
+
+def _governance(target: Optional[str]):
+    settings = mode.current()
+    target = (target or settings.mode).strip().lower()
+    if target not in ("local", "aws"):
+        raise typer.BadParameter("--target must be local or aws")
+    if target == "local":
+        from resources.governance import LocalGovernance
+
+        return LocalGovernance(home=str(settings.home))
+    from resources import aws_resources
+
+    return aws_resources()["governance"]
+
+
+def _show_plan(plan, desired) -> None:
+    from governance.plan import render
+
+    out.print(render(plan), markup=False, highlight=False)
+    for line in plan.info:
+        console.print(f"note: {line}", markup=False, highlight=False)
+
+
+@governance_app.command("plan")
+def governance_plan(policy: Optional[Path] = POLICY, target: Optional[str] = TARGET):
+    """Print what apply would change: grants to add, to change, to revoke (drift included)."""
+    from governance.model import PolicyError
+    from resources.aws import AwsError
+
+    try:
+        plan, desired = _governance(target).plan(policy)
+    except (PolicyError, AwsError) as exc:
+        _fail(exc)
+    _show_plan(plan, desired)
+
+
+@governance_app.command("apply")
+def governance_apply(policy: Optional[Path] = POLICY, target: Optional[str] = TARGET):
+    """Make the target's grants exactly the policy's (adds, changes, revokes what is not declared)."""
+    from governance.model import PolicyError
+    from resources.aws import AwsError
+
+    governance = _governance(target)
+    try:
+        plan = governance.apply(policy)
+    except (PolicyError, AwsError) as exc:
+        _fail(exc)
+    if plan.empty:
+        out.print("No changes.")
+        return
+    _show_plan(plan, None)
+    counts = plan.counts()
+    out.print(f"Apply complete! {counts['add']} added, {counts['change']} changed, {counts['revoke']} revoked.")
 
 
 @app.command()

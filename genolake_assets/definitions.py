@@ -16,17 +16,19 @@ from .jobs import ingest_clinvar_job, ingest_vcf_job, publish_job
 from .maintenance import maintenance, maintenance_schedule
 from .layers.annotated import annotated_variants
 from .layers.catalog import catalog_assets
+from .layers.governance import matches_policy, permissions, policy_file
 from .layers.processed import clinvar, processed_vcf
 from .layers.quarantine import quarantine_spec
 from .layers.raw import clinvar_releases, vcf_files
 from .layers.reports import drug_response_report
 from .sensors import landing_sensor
 
-ASSETS = [quarantine_spec, vcf_files, clinvar_releases, processed_vcf, clinvar, *catalog_assets, annotated_variants, drug_response_report]
+ASSETS = [quarantine_spec, vcf_files, clinvar_releases, processed_vcf, clinvar, *catalog_assets, annotated_variants, drug_response_report,
+          policy_file, permissions]
 
 automation_sensor = AutomationConditionSensorDefinition(
     "publish_automation",
-    target=AssetSelection.groups("catalog", "annotated", "reports"),
+    target=AssetSelection.groups("catalog", "annotated", "reports", "governance"),
     default_status=DefaultSensorStatus.RUNNING,
     description="Keeps the catalog, annotations and reports up to date after each ingest (eager conditions).",
 )
@@ -44,6 +46,7 @@ def landing_sensors() -> list:
 
 defs = Definitions(
     assets=ASSETS,
+    asset_checks=[matches_policy],
     jobs=[ingest_vcf_job, ingest_clinvar_job, publish_job, maintenance],
     schedules=[maintenance_schedule],
     sensors=[*landing_sensors(), automation_sensor],

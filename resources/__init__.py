@@ -13,6 +13,7 @@ from .catalog import IcebergCatalog
 from .landing import LocalLandingZone
 from .query import DuckDBQueryEngine
 from .emr import VcfClusterJob
+from .governance import LakeFormationGovernance, LocalGovernance
 from .spark import SparkResource
 from .storage import LocalStorage
 
@@ -28,6 +29,7 @@ def resources_for_mode(settings: Settings | None = None) -> dict:
             "query_engine": DuckDBQueryEngine(home=home),
             "spark": SparkResource(),
             "vcf_job": VcfClusterJob(),  # disabled: the transform runs in this process's Spark
+            "governance": LocalGovernance(home=home),
         }
     return aws_resources()
 
@@ -62,7 +64,8 @@ def aws_resources(environ=None) -> dict:
         "catalog": GlueIcebergCatalog(warehouse_uri=aws.warehouse_uri, database=aws.glue_database, region=aws.region),
         "query_engine": query_engine,
         "spark": SparkResource(),
-        "vcf_job": cluster_job_from_env(environ, aws.region),  # EMR Serverless when GENOLAKE_EMR_APPLICATION_ID is set
+        "vcf_job": cluster_job_from_env(environ, aws.region),
+        "governance": LakeFormationGovernance(database=aws.glue_database, region=aws.region),  # EMR Serverless when GENOLAKE_EMR_APPLICATION_ID is set
     }
 
 

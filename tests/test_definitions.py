@@ -23,6 +23,8 @@ EXPECTED = {
     "catalog/clinvar": "catalog",
     "annotated/annotated_variants": "annotated",
     "reports/drug_response_report": "reports",
+    "governance/policy_file": "governance",
+    "governance/permissions": "governance",
 }
 
 
@@ -59,12 +61,15 @@ def test_lineage_raw_processed_catalog_annotated_report():
     assert parents("annotated/annotated_variants") == {"catalog/sites", "catalog/clinvar"}
     assert parents("reports/drug_response_report") == {
         "annotated/annotated_variants", "catalog/calls", "catalog/samples"}
+    assert parents("governance/permissions") == {  # applied after every governed table changes, and the policy
+        "governance/policy_file", "catalog/sites", "catalog/calls", "catalog/samples", "catalog/clinvar",
+        "annotated/annotated_variants", "reports/drug_response_report"}
 
 
 def test_checks_gate_every_processed_table_and_the_report():
     checked = {k.asset_key.to_user_string() for k in defs.resolve_asset_graph().asset_check_keys}
     assert {"processed/sites", "processed/calls", "processed/samples", "processed/clinvar",
-            "reports/drug_response_report"} <= checked
+            "reports/drug_response_report", "governance/permissions"} <= checked
 
 
 def test_sensors_and_jobs():

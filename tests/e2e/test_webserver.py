@@ -28,6 +28,8 @@ EXPECTED_EDGES = {
     ("annotated/annotated_variants", "reports/drug_response_report"),
     ("catalog/calls", "reports/drug_response_report"),
     ("catalog/samples", "reports/drug_response_report"),
+    ("governance/policy_file", "governance/permissions"),
+    ("reports/drug_response_report", "governance/permissions"),
 }
 
 ASSETS_QUERY = """
@@ -138,7 +140,8 @@ def asset_nodes(webserver):
 
 def test_asset_keys_and_groups(asset_nodes):
     assert {key: node["groupName"] for key, node in asset_nodes.items()} == EXPECTED_GROUPS
-    assert {node["groupName"] for node in asset_nodes.values()} == {"raw", "processed", "catalog", "annotated", "reports"}
+    assert {node["groupName"] for node in asset_nodes.values()} == {"raw", "processed", "catalog", "annotated", "reports",
+                                                                   "governance"}
 
 
 def test_asset_dependencies(asset_nodes):
@@ -163,7 +166,7 @@ def test_landing_sensor_is_registered(webserver):
 
 def test_asset_checks(asset_nodes):
     for key in ("processed/sites", "processed/calls", "processed/samples", "processed/clinvar",
-                "reports/drug_response_report"):
+                "reports/drug_response_report", "governance/permissions"):
         result = asset_nodes[key]["assetChecksOrError"]
         assert result["__typename"] == "AssetChecks", f"{key}: {result}"
         assert result["checks"], f"{key} has no asset checks"

@@ -1,0 +1,93 @@
+"""Governance layer: the policy file (an observable source: editing it makes the permissions stale) and the
+permissions applied from it after the catalogued tables change (Lake Formation on AWS, per-role views locally),
+with a check that compares the effective grants with the declared ones and fails on drift."""
+
+from __future__ import annotations
+
+import hashlib
+
+from dagster import (
+    AssetCheckResult,
+    AssetKey,
+    AutomationCondition,
+    DataVersion,
+    MaterializeResult,
+    MetadataValue,
+    asset,
+    AssetSpec,
+    ObserveResult,
+    asset_check,
+    multi_observable_source_asset,
+)
+
+from genolake_assets.layers.catalog import CATALOGUED
+from resources.governance import GovernanceTarget, policy_path
+
+from .common import OWNERS
+
+POLICY_KEY = AssetKey(["governance", "policy_file"])
+
+
+@multi_observable_source_asset(specs=[AssetSpec(
+    POLICY_KEY,
+    group_name="governance",
+    kinds={"yaml"},
+    owners=OWNERS,
+    description="governance/policies.yaml (or GENOLAKE_POLICY): roles -> tables -> columns / row filters, reviewed "
+                "like code. Observed, its data version is the file's sha256: editing it makes the permissions stale.",
+)])
+def policy_file():
+    path = policy_path()
+    yield ObserveResult(asset_key=POLICY_KEY, data_version=DataVersion(hashlib.sha256(path.read_bytes()).hexdigest()[:16]),
+                        metadata={"path": MetadataValue.path(str(path))})
+
+
+def role_table(grants) -> str:
+    lines = ["| role | principal | table | permissions | columns | rows |", "|---|---|---|---|---|---|"]
+    for g in sorted(grants, key=lambda g: (g.role, g.table)):
+        columns = "all" if g.columns is None else ", ".join(g.columns)
+        rows = "all" if g.row_filter is None else f"`{g.row_filter}`"
+        lines.append(f"| {g.role} | `{g.principal}` | {g.table} | {', '.join(g.permissions)} | {columns} | {rows} |")
+    return "\n".join(lines)
+
+
+@asset(
+    key=["governance", "permissions"],
+    deps=[POLICY_KEY, *[AssetKey(["catalog", t.name]) for t in CATALOGUED],
+          AssetKey(["annotated", "annotated_variants"]), AssetKey(["reports", "drug_response_report"])],
+    group_name="governance",
+    kinds={"lakeformation", "duckdb"},
+    owners=OWNERS,
+    description="The policy applied like Terraform (plan, then apply; what is not declared is revoked): Lake "
+                "Formation permissions, data cells filters and LF-tags on AWS, per-role views locally.",
+    automation_condition=AutomationCondition.eager(),
+)
+def permissions(context, governance: GovernanceTarget) -> MaterializeResult:
+    from governance.plan import render
+
+    path = policy_path()
+    plan = governance.apply(path)
+    effective = governance.actual()
+    counts = plan.counts()
+    context.log.info(f"governance ({governance.target}): {render(plan).splitlines()[-1]}")
+    return MaterializeResult(metadata={
+        "target": governance.target,
+        "policy": MetadataValue.path(str(path)),
+        "plan": MetadataValue.md("```\n" + render(plan) + "\n```"),
+        "added": counts["add"], "changed": counts["change"], "revoked": counts["revoke"],
+        "roles": len({g.role for g in effective}),
+        "grants": len(effective),
+        "what each role sees": MetadataValue.md(role_table(effective)),
+    })
+
+
+@asset_check(asset=permissions, description="The effective grants equal the declared ones (fails on drift: a "
+                                             "grant added or changed by hand, an IAM_ALLOWED_PRINCIPALS grant).")
+def matches_policy(governance: GovernanceTarget) -> AssetCheckResult:
+    from governance.plan import render
+
+    plan, desired = governance.plan(policy_path())
+    return AssetCheckResult(passed=plan.empty, metadata={
+        "declared_grants": len(desired),
+        "drift": MetadataValue.md("```\n" + render(plan) + "\n```"),
+    })
