@@ -178,6 +178,10 @@ def demo_aws(paths: List[Path] = typer.Argument(..., exists=True, dir_okay=False
 
     emulator = aws_demo.Emulator(endpoint) if endpoint else aws_demo.start_emulator()
     os.environ.update(aws_demo.demo_environment(emulator.endpoint))
+    if not os.environ.get("GENOLAKE_POLICY"):
+        os.environ["GENOLAKE_POLICY"] = aws_demo.emulator_policy(mode.current().home)
+        console.print("governance: the emulator has no Lake Formation data cells filters; applying "
+                      "governance/policies.yaml without its row filters")
     try:
         _run_aws_demo(paths, emulator.endpoint)
     finally:

@@ -115,23 +115,30 @@ class LakeFormationGovernance(GovernanceTarget):
 
         return {name: table.column_names for name, table in TABLES.items()}
 
-    def actual(self) -> list[Grant]:
-        return self._read()[0]
+    def actual(self, path=None) -> list[Grant]:
+        return self._read(path)[0]
 
-    def _read(self) -> tuple[list[Grant], list[str]]:
+    def _read(self, path=None) -> tuple[list[Grant], list[str]]:
+        """Lake Formation's grants, each named by the policy's role for its principal (an undeclared principal
+        is named by itself)."""
         from governance.lakeformation import read_actual
 
         from .aws import aws_errors
 
         tables = self._tables()
         with aws_errors(f"reading Lake Formation permissions on {self.database}"):
-            return read_actual(self._clients(), self.database, list(tables), columns_of=tables)
+            grants, notes = read_actual(self._clients(), self.database, list(tables), columns_of=tables)
+        try:
+            role_of = {g.principal: g.role for g in desired_grants(path, self.target)}
+        except Exception:  # an invalid policy: the grants are still worth showing
+            role_of = {}
+        return [g.with_role(role_of.get(g.principal, g.principal)) for g in grants], notes
 
     def plan(self, path=None) -> tuple[Plan, list[Grant]]:
         from governance.plan import diff
 
         desired = desired_grants(path, self.target)
-        actual, notes = self._read()
+        actual, notes = self._read(path)
         plan = diff(desired, actual, [n for n in notes if n.endswith("revoking it")])  # what apply fixes
         plan.info = [n for n in notes if not n.endswith("revoking it")]  # reported, left alone
         return plan, desired

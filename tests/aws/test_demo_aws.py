@@ -62,6 +62,7 @@ def test_demo_aws_tables_equal_local_mode(aws, tmp_path, monkeypatch):
     shown = _genolake("demo-aws", "--endpoint", aws, *FILES, env=_env(aws_home))
     assert "s3_landing_sensor" in shown.stderr or "ok" in shown.stderr
     assert "(19 rows)" in shown.stdout  # the report printed, as in `make demo`
+    assert "ok governance/permissions: 11 grants for 3 roles (aws;" in shown.stderr
 
     for name, value in demo_environment(aws).items():
         monkeypatch.setenv(name, value)
@@ -77,6 +78,13 @@ def test_demo_aws_tables_equal_local_mode(aws, tmp_path, monkeypatch):
         mine, theirs = _rows(glue, name), _rows(local, name)
         assert len(mine) == len(theirs) > 0, name
         assert mine == theirs, name
+    # the policy is in force in Lake Formation (the emulator's copy, without row filters), and a second plan is empty
+    granted = {p["Principal"]["DataLakePrincipalIdentifier"]
+               for p in client("lakeformation").list_permissions()["PrincipalResourcePermissions"]}
+    assert {f"arn:aws:iam::123456789012:role/genolake-{r}" for r in ("engineer", "clinical-analyst", "researcher")} \
+        <= granted
+    env = _env(aws_home, {**demo_environment(aws), "GENOLAKE_POLICY": str(aws_home / "policies.emulator.yaml")})
+    assert _genolake("governance", "plan", env=env).stdout.strip() == "No changes."
     # landed objects were moved: the landing prefix is empty, the raw zone holds the copies
     s3 = client("s3")
     assert s3.list_objects_v2(Bucket="genolake-demo-landing", Prefix="incoming/").get("KeyCount", 0) == 0

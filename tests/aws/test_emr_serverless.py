@@ -142,6 +142,7 @@ def test_processed_on_emr_serverless_equals_local_mode(aws, emr_worker, tmp_path
     settings = {**environment, "GENOLAKE_EMR_APPLICATION_ID": application, "GENOLAKE_JOBS_URI": JOBS,
                 "GENOLAKE_EMR_EXECUTION_ROLE_ARN": "arn:aws:iam::123456789012:role/genolake-emr-job"}
     aws_home, local_home = tmp_path / "aws", tmp_path / "local"
+    settings["GENOLAKE_POLICY"] = aws_demo.emulator_policy(tmp_path)  # moto has no data cells filters
     _genolake("upload-job", env=_env(aws_home, settings))
 
     # a good file and one the job rejects, through the aws mode with the processed step on "EMR Serverless"
