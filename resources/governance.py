@@ -24,12 +24,13 @@ def policy_path(path: str | os.PathLike | None = None) -> Path:
     return Path(path or os.environ.get("GENOLAKE_POLICY") or DEFAULT_POLICY)
 
 
-def desired_grants(path: str | os.PathLike | None, target: str) -> list[Grant]:
+def desired_grants(path: str | os.PathLike | None, target: str, database: str | None = None) -> list[Grant]:
+    """The policy compiled for ``target``; on AWS the grants name the configured Glue ``database``."""
     from genolake_assets.transforms.tables import TABLES
     from governance.compile import compile_policy
     from governance.model import load_policy
 
-    return compile_policy(load_policy(policy_path(path)), target, tables=TABLES)
+    return compile_policy(load_policy(policy_path(path)), target, database=database, tables=TABLES)
 
 
 class GovernanceTarget(ConfigurableResource):
@@ -128,16 +129,18 @@ class LakeFormationGovernance(GovernanceTarget):
         tables = self._tables()
         with aws_errors(f"reading Lake Formation permissions on {self.database}"):
             grants, notes = read_actual(self._clients(), self.database, list(tables), columns_of=tables)
+        from governance.model import PolicyError
+
         try:
-            role_of = {g.principal: g.role for g in desired_grants(path, self.target)}
-        except Exception:  # an invalid policy: the grants are still worth showing
+            role_of = {g.principal: g.role for g in desired_grants(path, self.target, self.database)}
+        except (PolicyError, OSError):  # an invalid or missing policy: the grants are still worth showing
             role_of = {}
         return [g.with_role(role_of.get(g.principal, g.principal)) for g in grants], notes
 
     def plan(self, path=None) -> tuple[Plan, list[Grant]]:
         from governance.plan import diff
 
-        desired = desired_grants(path, self.target)
+        desired = desired_grants(path, self.target, self.database)
         actual, notes = self._read(path)
         plan = diff(desired, actual, [n for n in notes if n.endswith("revoking it")])  # what apply fixes
         plan.info = [n for n in notes if not n.endswith("revoking it")]  # reported, left alone

@@ -5,6 +5,7 @@ with a check that compares the effective grants with the declared ones and fails
 from __future__ import annotations
 
 import hashlib
+import warnings
 
 from dagster import (
     AssetCheckResult,
@@ -15,6 +16,7 @@ from dagster import (
     MetadataValue,
     asset,
     AssetSpec,
+    BetaWarning,
     ObserveResult,
     asset_check,
     multi_observable_source_asset,
@@ -28,18 +30,25 @@ from .common import OWNERS
 POLICY_KEY = AssetKey(["governance", "policy_file"])
 
 
-@multi_observable_source_asset(specs=[AssetSpec(
+POLICY_SPEC = AssetSpec(
     POLICY_KEY,
     group_name="governance",
     kinds={"yaml"},
     owners=OWNERS,
     description="governance/policies.yaml (or GENOLAKE_POLICY): roles -> tables -> columns / row filters, reviewed "
                 "like code. Observed, its data version is the file's sha256: editing it makes the permissions stale.",
-)])
-def policy_file():
+)
+
+
+def _observe_policy():
     path = policy_path()
     yield ObserveResult(asset_key=POLICY_KEY, data_version=DataVersion(hashlib.sha256(path.read_bytes()).hexdigest()[:16]),
                         metadata={"path": MetadataValue.path(str(path))})
+
+
+with warnings.catch_warnings():  # the only way to give an observable source kinds and owners is still "beta"
+    warnings.simplefilter("ignore", BetaWarning)
+    policy_file = multi_observable_source_asset(specs=[POLICY_SPEC], name="policy_file")(_observe_policy)
 
 
 def role_table(grants) -> str:
