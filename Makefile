@@ -14,7 +14,7 @@ SAMPLE := data/sample
 DEMO_FILES := $(SAMPLE)/1kgp3_chr22_CYP2D6_GRCh37.vcf.gz $(SAMPLE)/1kgp3_chr22_COMT_GRCh37.vcf.gz \
 	$(SAMPLE)/variant_summary.2021-01.chr22_or_response.subset.txt.gz
 
-.PHONY: help setup demo demo-aws test bench hail-env dev clean java bcftools
+.PHONY: help setup demo demo-aws test test-terraform checkov-env bench hail-env dev clean java bcftools
 SIZE ?= S
 
 help:  ## list the targets
@@ -47,8 +47,24 @@ demo-aws: $(STAMP) java  ## the aws mode end to end on a local AWS emulator (mot
 	rm -rf $(AWS_DEMO_HOME)
 	GENOLAKE_HOME=$(AWS_DEMO_HOME) DAGSTER_HOME=$(AWS_DEMO_HOME)/dagster $(BIN)/genolake demo-aws $(DEMO_FILES)
 
-test: $(STAMP) java bcftools  ## run the test suite (installs Debian's bcftools for the parity suite if missing)
+# checkov (Terraform static analysis) in its own environment: installed beside the app it downgrades boto3/botocore.
+# tests/terraform runs it with --skip-download (no vendor API calls).
+CHECKOV_VENV := .ci/checkov-venv
+CHECKOV_VERSION := 3.3.30
+CHECKOV_STAMP := $(CHECKOV_VENV)/.installed-$(CHECKOV_VERSION)
+$(CHECKOV_STAMP): | $(STAMP)
+	@test -x $(CHECKOV_VENV)/bin/python || $(BIN)/uv venv -q --python $(PYTHON) $(CHECKOV_VENV)
+	$(BIN)/uv pip install -q --python $(CHECKOV_VENV)/bin/python checkov==$(CHECKOV_VERSION)
+	@rm -f $(CHECKOV_VENV)/.installed-*
+	@touch $@
+
+test: $(STAMP) $(CHECKOV_STAMP) java bcftools  ## run the test suite (installs Debian's bcftools for the parity suite if missing)
 	$(BIN)/python -m pytest
+
+checkov-env: $(CHECKOV_STAMP)  ## checkov in its own environment (.ci/checkov-venv), for the Terraform checks
+
+test-terraform: $(STAMP) $(CHECKOV_STAMP)  ## only the Terraform checks (fmt, offline validate, HCL wiring, policy roles, checkov, apply to moto)
+	$(BIN)/python -m pytest tests/terraform
 
 bench: $(STAMP) java bcftools  ## benchmark ingestion against bcftools (and Hail after make hail-env): SIZE=S (default) or M
 	$(BIN)/python -m benchmarks.run --size $(SIZE)
