@@ -96,3 +96,109 @@ def initialised(terraform_cli, tmp_path_factory) -> Path:
     root = copy_configuration(tmp_path_factory.mktemp("tf-init"))
     tf(["init", "-backend=false", "-input=false", "-no-color"], root, timeout=300)
     return root
+
+
+# ---------------------------------------------------------------------------------------------------- emulator
+
+EMULATOR_TFVARS = Path(__file__).with_name("emulator.tfvars")
+EMULATOR_SERVICES = ("athena", "emrserverless", "glue", "iam", "kms", "lakeformation", "s3", "sqs", "sts")
+EMULATOR_REGION = "us-east-1"
+EMULATOR_ACCOUNT = "123456789012"  # moto's default account
+
+
+def emulator_override(endpoint: str) -> str:
+    """A provider override (terraform merges *_override.tf into the provider block): every service at the emulator,
+    throwaway keys, no credential or metadata lookups, path-style S3 addressing."""
+    endpoints = "\n".join(f'    {service} = "{endpoint}"' for service in EMULATOR_SERVICES)
+    return f"""provider "aws" {{
+  access_key                  = "emulator"
+  secret_key                  = "emulator"
+  skip_credentials_validation = true
+  skip_metadata_api_check     = true
+  skip_region_validation      = true
+  s3_use_path_style           = true
+
+  endpoints {{
+{endpoints}
+  }}
+}}
+"""
+
+
+class EmulatorApply:
+    """`terraform apply` of a copy of the configuration against a moto server on loopback, started in the
+    background (the provider spends most of it waiting for S3 lifecycle rules and SQS attributes to settle, so
+    the other Terraform tests run meanwhile)."""
+
+    def __init__(self, initialised: Path, folder: Path):
+        import logging
+        import time
+
+        from moto.server import ThreadedMotoServer
+
+        from ..aws.conftest import _free_port
+
+        logging.getLogger("werkzeug").setLevel(logging.WARNING)
+        port = _free_port()
+        self.server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
+        self.server.start()
+        self.endpoint = f"http://127.0.0.1:{port}"
+        self.root = copy_configuration(folder, lock_from=initialised)
+        (self.root / "emulator_override.tf").write_text(emulator_override(self.endpoint))
+        # the policy with its principals in the emulator's account (the shipped one already is; a policy edited for
+        # a real account would otherwise stop the apply at Terraform's same-account precondition)
+        self.policy = folder / "policies.emulator.yaml"
+        self.policy.write_text(re.sub(r"(arn:aws[a-z-]*:iam::)\d{12}(:role/)", rf"\g<1>{EMULATOR_ACCOUNT}\g<2>",
+                                      (ROOT / "governance" / "policies.yaml").read_text()))
+        self.env = tf_env(TF_DATA_DIR=str(initialised / ".terraform"))
+        self.log = folder / "apply.log"
+        self.started = time.monotonic()
+        with open(self.log, "w") as log:
+            self.process = subprocess.Popen(
+                [terraform_bin(), "apply", "-auto-approve", "-input=false", "-no-color", "-parallelism=30",
+                 f"-var-file={EMULATOR_TFVARS}", f"-var=region={EMULATOR_REGION}",
+                 f"-var=governance_policy_file={self.policy}"],
+                cwd=self.root, env=self.env, stdout=log, stderr=subprocess.STDOUT)
+        self.seconds: float | None = None
+
+    def wait(self, timeout: float = 540) -> dict:
+        """Wait for the apply; its outputs (name -> value)."""
+        import time
+
+        try:
+            code = self.process.wait(timeout=max(1.0, timeout - (time.monotonic() - self.started)))
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+            raise AssertionError(f"terraform apply on the emulator did not finish in {timeout:.0f} s:\n"
+                                 f"{self.log.read_text()[-5000:]}")
+        if self.seconds is None:
+            self.seconds = time.monotonic() - self.started
+        assert code == 0, f"terraform apply on the emulator failed ({code}):\n{self.log.read_text()[-8000:]}"
+        outputs = json.loads(tf(["output", "-json"], self.root, env=self.env).stdout)
+        return {name: spec["value"] for name, spec in outputs.items()}
+
+    def close(self) -> None:
+        if self.process.poll() is None:
+            self.process.terminate()
+            try:
+                self.process.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+        self.server.stop()
+
+
+@pytest.fixture(scope="session")
+def emulator_apply(initialised, tmp_path_factory):
+    apply = EmulatorApply(initialised, tmp_path_factory.mktemp("tf-emulator"))
+    try:
+        yield apply
+    finally:
+        apply.close()
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _start_the_emulator_apply_early(request):
+    """When this session runs the emulator tests, start their `terraform apply` at the first Terraform test."""
+    wanted = any(Path(item.path) == Path(__file__).with_name("test_with_emulator.py") for item in request.session.items)
+    if wanted and terraform_bin() is not None and mirror_path() is not None:
+        request.getfixturevalue("emulator_apply")

@@ -1,7 +1,7 @@
 """One source of truth for the governance roles: the IAM roles Terraform creates come from governance/policies.yaml.
 
 Terraform reads the policy (`yamldecode(file(...))` in terraform/main.tf) and names each role after its principal
-ARN; modules/iam creates `aws_iam_role.governance` with exactly that name and path (test_emulator.py checks the
+ARN; modules/iam creates `aws_iam_role.governance` with exactly that name and path (test_with_emulator.py checks the
 created ARNs). Here `terraform console` evaluates what Terraform derives from a policy, with no provider call and
 no state, and `disagreements` compares it with the policy as genolake's governance loads it. The check is shown
 failing on modified copies: a policy principal in another account, a Terraform copy that names the roles its own
@@ -10,6 +10,7 @@ way, and one that leaves a role out.
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import pytest
@@ -20,7 +21,9 @@ from governance.model import POLICY_PATH, load_policy
 
 from .conftest import console, copy_configuration
 
-ACCOUNT = "123456789012"  # the account the shipped policy names (also the emulator's)
+# the account the policy's principals name (the shipped policy: the placeholder 123456789012, also the emulator's)
+ACCOUNT = min(re.findall(r"arn:aws[a-z-]*:iam::(\d{12}):role/", POLICY_PATH.read_text()) or ["123456789012"])
+OTHER_ACCOUNT = "210987654321" if ACCOUNT != "210987654321" else "123456789012"
 
 
 def disagreements(principals: dict[str, str], terraform_roles: dict[str, dict], account: str = ACCOUNT) -> list[str]:
@@ -68,11 +71,11 @@ def terraform_copy(initialised, tmp_path):
 def test_terraform_creates_exactly_the_roles_the_policy_grants_to(initialised):
     principals = policy_principals(POLICY_PATH)
     roles = terraform_roles(initialised)
-    assert set(principals) == {"engineer", "clinical_analyst", "researcher"}
-    assert disagreements(principals, roles) == []
-    assert roles["clinical_analyst"]["name"] == "genolake-clinical-analyst" and roles["clinical_analyst"]["path"] == "/"
-    # one Athena workgroup per role (its own results folder)
-    assert roles["researcher"]["workgroup"] == "genolake-researcher"
+    assert principals and disagreements(principals, roles) == []
+    for role, principal in principals.items():  # named after the ARN, not after the policy's role name
+        assert roles[role]["name"] == principal.rsplit("/", 1)[1]
+        # and each role queries in its own Athena workgroup (its own results folder)
+        assert roles[role]["workgroup"] == "genolake-" + role.replace("_", "-")
 
 
 def test_a_role_added_to_the_policy_gets_its_iam_role(initialised, tmp_path):
@@ -89,12 +92,12 @@ def test_a_role_added_to_the_policy_gets_its_iam_role(initialised, tmp_path):
 
 def test_the_check_fails_on_a_principal_terraform_would_not_create(initialised, tmp_path):
     def other_account(roles):
-        roles["researcher"]["principal"] = "arn:aws:iam::210987654321:role/genolake-researcher"
+        roles["researcher"]["principal"] = f"arn:aws:iam::{OTHER_ACCOUNT}:role/genolake-researcher"
 
     policy = modified_policy(tmp_path, other_account)
     assert disagreements(policy_principals(policy), terraform_roles(initialised, policy=policy)) == [
-        "researcher: the policy grants to arn:aws:iam::210987654321:role/genolake-researcher, but Terraform would "
-        "create arn:aws:iam::123456789012:role/genolake-researcher"]
+        f"researcher: the policy grants to arn:aws:iam::{OTHER_ACCOUNT}:role/genolake-researcher, but Terraform would "
+        f"create arn:aws:iam::{ACCOUNT}:role/genolake-researcher"]
 
 
 def test_the_check_fails_when_terraform_names_a_role_differently(terraform_copy):
@@ -103,29 +106,24 @@ def test_the_check_fails_when_terraform_names_a_role_differently(terraform_copy)
     derivation = 'name        = r.parsed == null ? "" : r.parsed[3]'
     assert derivation in main.read_text()
     main.write_text(main.read_text().replace(derivation, 'name        = "lake-${role}"'))
-    problems = disagreements(policy_principals(POLICY_PATH), terraform_roles(root, data_dir=data_dir))
-    assert problems == [
-        "clinical_analyst: the policy grants to arn:aws:iam::123456789012:role/genolake-clinical-analyst, but "
-        "Terraform would create arn:aws:iam::123456789012:role/lake-clinical_analyst",
-        "engineer: the policy grants to arn:aws:iam::123456789012:role/genolake-engineer, but Terraform would create "
-        "arn:aws:iam::123456789012:role/lake-engineer",
-        "researcher: the policy grants to arn:aws:iam::123456789012:role/genolake-researcher, but Terraform would "
-        "create arn:aws:iam::123456789012:role/lake-researcher",
-    ]
+    principals = policy_principals(POLICY_PATH)
+    problems = disagreements(principals, terraform_roles(root, data_dir=data_dir))
+    assert problems == [f"{role}: the policy grants to {principal}, but Terraform would create "
+                        f"arn:aws:iam::{ACCOUNT}:role/lake-{role}" for role, principal in sorted(principals.items())]
 
 
 def test_the_check_fails_when_terraform_leaves_a_role_out(terraform_copy):
     root, data_dir = terraform_copy
+    principals = policy_principals(POLICY_PATH)
+    left_out = sorted(principals)[-1]
     main = root / "main.tf"
     loop = "for role, spec in local.policy.roles : role => {"
-    assert loop in main.read_text()
     text = main.read_text()
     start = text.index(loop)
     end = text.index("\n    }\n  }", start) + len("\n    }")
-    main.write_text(text[:end] + ' if role != "researcher"' + text[end:])
-    problems = disagreements(policy_principals(POLICY_PATH), terraform_roles(root, data_dir=data_dir))
-    assert problems == ["researcher: the policy grants to arn:aws:iam::123456789012:role/genolake-researcher, but "
-                        "Terraform creates no IAM role for it"]
+    main.write_text(text[:end] + f' if role != "{left_out}"' + text[end:])
+    problems = disagreements(principals, terraform_roles(root, data_dir=data_dir))
+    assert problems == [f"{left_out}: the policy grants to {principals[left_out]}, but Terraform creates no IAM role for it"]
 
 
 def test_lf_tag_values_are_the_table_contracts_classifications(initialised):
