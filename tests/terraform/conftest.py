@@ -138,7 +138,9 @@ class EmulatorApply:
 
         from ..aws.conftest import _free_port
 
-        logging.getLogger("werkzeug").setLevel(logging.WARNING)
+        self.werkzeug = logging.getLogger("werkzeug")
+        self.werkzeug_level = self.werkzeug.level
+        self.werkzeug.setLevel(logging.WARNING)  # one access-log line per request otherwise
         port = _free_port()
         self.server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
         self.server.start()
@@ -185,9 +187,10 @@ class EmulatorApply:
             except subprocess.TimeoutExpired:
                 self.process.kill()
         self.server.stop()
+        self.werkzeug.setLevel(self.werkzeug_level)
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")  # stopped after the last test of tests/terraform: moto's state is process-wide
 def emulator_apply(initialised, tmp_path_factory):
     apply = EmulatorApply(initialised, tmp_path_factory.mktemp("tf-emulator"))
     try:
@@ -196,7 +199,7 @@ def emulator_apply(initialised, tmp_path_factory):
         apply.close()
 
 
-@pytest.fixture(scope="session", autouse=True)
+@pytest.fixture(scope="package", autouse=True)
 def _start_the_emulator_apply_early(request):
     """When this session runs the emulator tests, start their `terraform apply` at the first Terraform test."""
     wanted = any(Path(item.path) == Path(__file__).with_name("test_with_emulator.py") for item in request.session.items)
