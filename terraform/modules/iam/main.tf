@@ -99,8 +99,8 @@ data "aws_iam_policy_document" "runner" {
   }
 
   statement {
-    sid       = "WriteRawAndQuarantine"
-    actions   = ["s3:GetObject", "s3:GetObjectAttributes", "s3:PutObject", "s3:AbortMultipartUpload", "s3:ListMultipartUploadParts"]
+    sid       = "WriteRawAndQuarantine" # deletes: a rejected file's raw version, a copy that failed verification
+    actions   = ["s3:GetObject", "s3:GetObjectAttributes", "s3:PutObject", "s3:DeleteObject", "s3:AbortMultipartUpload", "s3:ListMultipartUploadParts"]
     resources = ["${local.arn.raw}/${var.prefixes.raw}/*", "${local.arn.quarantine}/${var.prefixes.quarantine}/*"]
   }
 
