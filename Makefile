@@ -14,7 +14,7 @@ SAMPLE := data/sample
 DEMO_FILES := $(SAMPLE)/1kgp3_chr22_CYP2D6_GRCh37.vcf.gz $(SAMPLE)/1kgp3_chr22_COMT_GRCh37.vcf.gz \
 	$(SAMPLE)/variant_summary.2021-01.chr22_or_response.subset.txt.gz
 
-.PHONY: help setup demo demo-aws test test-terraform checkov-env bench hail-env dev clean java bcftools
+.PHONY: help setup demo demo-aws test test-terraform checkov-env bench hail-env dev clean java bcftools plink
 SIZE ?= S
 
 help:  ## list the targets
@@ -38,6 +38,11 @@ bcftools:  # the reference implementation the parity tests compare against (Debi
 	  if [ "$$(id -u)" = 0 ]; then apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq bcftools >/dev/null; \
 	  else echo "the tests need bcftools: sudo apt-get install bcftools"; exit 1; fi; }
 
+plink:  # plink 1.9, the reference the HWE exact test is compared against (Debian's plink1.9 package)
+	@command -v plink1.9 >/dev/null || { \
+	  if [ "$$(id -u)" = 0 ]; then apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq plink1.9 >/dev/null; \
+	  else echo "the tests need plink 1.9: sudo apt-get install plink1.9"; exit 1; fi; }
+
 demo: $(STAMP) java  ## ingest the sample 1000 Genomes slices + ClinVar locally and print the drug-response report
 	$(BIN)/genolake ingest $(DEMO_FILES)
 	$(BIN)/genolake report
@@ -58,7 +63,7 @@ $(CHECKOV_STAMP): | $(STAMP)
 	@rm -f $(CHECKOV_VENV)/.installed-*
 	@touch $@
 
-test: $(STAMP) $(CHECKOV_STAMP) java bcftools  ## run the test suite (installs Debian's bcftools for the parity suite if missing)
+test: $(STAMP) $(CHECKOV_STAMP) java bcftools plink  ## run the test suite (installs Debian's bcftools and plink1.9 for the parity suites if missing)
 	$(BIN)/python -m pytest
 
 checkov-env: $(CHECKOV_STAMP)  ## checkov in its own environment (.ci/checkov-venv), for the Terraform checks

@@ -11,7 +11,6 @@ with seeded results in ``tests/aws/test_athena.py``.
 
 from __future__ import annotations
 
-import os
 import socket
 from dataclasses import dataclass
 

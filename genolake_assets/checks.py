@@ -1,89 +1,202 @@
-"""Wires quality/ into Dagster asset checks.
+"""Wires quality/ into Dagster asset checks: every table gets pandera and Great Expectations checks.
 
-Processed partitions are validated on the data files a run wrote, before they are committed: a partition that
-fails a blocking check is not published (the table's snapshot stays as it was), and the run fails naming the
-file and the failed checks. Checks that pass are reported with the materialization, computed in the same pass.
+Write-audit-publish: each asset writes its new data files, runs the table's checks on exactly those files, and only
+commits them when every blocking check passed. When one fails, the check results (with the failing-row count and a
+sample of the rows) are recorded, the files are dropped, the step fails naming the file and the checks, and nothing
+downstream runs in that run. Warnings (severity WARN, not blocking) are recorded and never stop a run.
 """
 
-from dagster import AssetCheckResult, AssetCheckSeverity, AssetCheckSpec, AssetKey, MetadataValue
+from __future__ import annotations
 
-from quality import schemas
+from dataclasses import dataclass
 
-CHECKS = {
-    "sites": [
-        ("schema", "pandera: columns, types, nullability and value ranges of the sites contract"),
-        ("genotype_counts", "n_hom_ref + n_het + n_hom_alt + n_missing equals the file's sample count at every site; ac <= an"),
-    ],
-    "calls": [
-        ("schema", "pandera: columns, types, nullability and value ranges of the calls contract"),
-        ("one_call_per_sample_and_site", "one row per (sample, site allele) of a file, or one per copy of a record "
-         "the file repeats verbatim; never a call on a site that does not exist"),
-    ],
-    "samples": [("unique_sample_ids", "a sample ID appears once per file")],
-    "clinvar": [("gx_suite", "Great Expectations: ids, assemblies, VCF-style alleles, rsIDs, unique AlleleID per assembly")],
+from dagster import AssetCheckResult, AssetCheckSeverity, AssetCheckSpec, AssetKey, Failure, MetadataValue
+
+from quality.outcome import CheckOutcome
+
+ASSET_KEYS = {
+    "sites": ["processed", "sites"],
+    "calls": ["processed", "calls"],
+    "samples": ["processed", "samples"],
+    "clinvar": ["processed", "clinvar"],
+    "annotated_variants": ["annotated", "annotated_variants"],
+    "variant_qc": ["qc", "variant_qc"],
+    "sample_qc": ["qc", "sample_qc"],
+    "drug_response_report": ["reports", "drug_response_report"],
 }
 
 
-def processed_check_specs(table: str) -> list[AssetCheckSpec]:
-    return [
-        AssetCheckSpec(name, asset=AssetKey(["processed", table]), description=description, blocking=True)
-        for name, description in CHECKS[table]
-    ]
+@dataclass(frozen=True)
+class Check:
+    name: str
+    description: str
+    blocking: bool = True
 
 
-def _result(table: str, name: str, passed: bool, metadata: dict) -> AssetCheckResult:
+PANDERA = "pandera: columns, types, nullability and value ranges of the {} contract"
+CHECKS: dict[str, list[Check]] = {
+    "sites": [
+        Check("schema", PANDERA.format("sites")),
+        Check("genotype_counts", "n_hom_ref + n_het + n_hom_alt + n_missing equals the file's sample count at every "
+              "site; ac <= an"),
+        Check("gx_suite", "Great Expectations: AC, AN and AF of every site equal those recomputed from its calls "
+              "(hom-ref samples counted from the site's ploidy)"),
+    ],
+    "calls": [
+        Check("schema", PANDERA.format("calls")),
+        Check("one_call_per_sample_and_site", "one row per (sample, site allele) of a file, or one per copy of a "
+              "record the file repeats verbatim; never a call on a site that does not exist"),
+        Check("gx_suite", "Great Expectations: the file's calls rows equal its sites' n_het + n_hom_alt + n_missing; "
+              "every sample_id is one of the file's samples"),
+    ],
+    "samples": [
+        Check("schema", PANDERA.format("samples") + "; one row per sample ID"),
+        Check("gx_suite", "Great Expectations: as many rows as the VCF header has samples; sample_index unique, "
+              "0 to n-1"),
+    ],
+    "clinvar": [
+        Check("schema", PANDERA.format("clinvar")),
+        Check("gx_suite", "Great Expectations: ids, assemblies, VCF-style alleles, rsIDs, unique AlleleID per "
+              "assembly"),
+    ],
+    "annotated_variants": [
+        Check("schema", PANDERA.format("annotated_variants")),
+        Check("gx_suite", "Great Expectations: the fraction of sites joined to ClinVar does not drop beyond the "
+              "threshold against the previous annotation; allele ids present; clinical significance mostly present"),
+    ],
+    "variant_qc": [
+        Check("schema", PANDERA.format("variant_qc")),
+        Check("gx_suite", "Great Expectations: one row per site; call rate and AF in [0, 1]"),
+    ],
+    "sample_qc": [
+        Check("schema", PANDERA.format("sample_qc")),
+        Check("gx_suite", "Great Expectations: one row per sample of each file; call rate in [0, 1]"),
+        Check("concordance", "Samples typed in more than one file must have the same genotype at the sites the "
+              "files share (implied hom-ref included, missing calls ignored). Warns, does not block: the report "
+              "counts such a sample once under each genotype its files give", blocking=False),
+    ],
+    "drug_response_report": [
+        Check("schema", "pandera: frequencies in (0, 1], sorted, at most 1 per variant, well-formed genotypes, "
+              "ranks unique"),
+        Check("gx_suite", "Great Expectations: the cohort has samples; frequencies in (0, 1]"),
+    ],
+}
+
+
+def asset_key(table: str) -> AssetKey:
+    return AssetKey(ASSET_KEYS[table])
+
+
+def check_specs(table: str) -> list[AssetCheckSpec]:
+    return [AssetCheckSpec(c.name, asset=asset_key(table), description=c.description, blocking=c.blocking)
+            for c in CHECKS[table]]
+
+
+def _check(table: str, name: str) -> Check:
+    for check in CHECKS[table]:
+        if check.name == name:
+            return check
+    raise KeyError(f"{table} has no check {name!r}")
+
+
+def result(table: str, name: str, outcome: CheckOutcome) -> AssetCheckResult:
+    """The Dagster result of one check: message, failing-row count and a Markdown sample of the failing rows."""
+    from .layers.common import to_markdown
+
+    check = _check(table, name)
+    metadata = {"engine": outcome.engine or "genolake", "failing_rows": outcome.failing_rows,
+                "message": MetadataValue.text(outcome.summary())}
+    if not outcome.passed and outcome.sample is not None and outcome.sample.num_rows:
+        metadata["failing_rows_sample"] = MetadataValue.md(to_markdown(outcome.sample))
+    for key, value in (outcome.details or {}).items():
+        metadata[key] = value if isinstance(value, (int, float, str, bool)) else MetadataValue.json(value)
     return AssetCheckResult(
-        asset_key=AssetKey(["processed", table]),
-        check_name=name,
-        passed=passed,
-        severity=AssetCheckSeverity.ERROR,
-        metadata=metadata,
+        asset_key=asset_key(table), check_name=name, passed=outcome.passed,
+        severity=AssetCheckSeverity.ERROR if check.blocking else AssetCheckSeverity.WARN,
+        metadata=metadata, description=check.description,
     )
 
 
-def vcf_partition_checks(spark, files: dict[str, list[str]], n_samples: int) -> list[AssetCheckResult]:
-    """Run the sites/calls/samples checks on one file's new data files (not yet committed)."""
-    from pyspark.sql import functions as F
+def describe(results: list[AssetCheckResult], blocking_only: bool = True) -> list[str]:
+    """'asset:check message' for each failed check (the blocking ones unless told otherwise)."""
+    out = []
+    for r in results:
+        if r.passed or (blocking_only and r.severity != AssetCheckSeverity.ERROR):
+            continue
+        message = r.metadata.get("message")
+        out.append(f"{r.asset_key.to_user_string()}:{r.check_name} {getattr(message, 'value', message) or ''}".strip())
+    return out
 
-    def read(table: str):
-        return spark.read.parquet(*files[table])
 
-    results = []
-    if files.get("sites"):
-        sites = read("sites").cache()
-        calls = read("calls")
-        outcome = schemas.validate_spark(sites, "sites")
-        results.append(_result("sites", "schema", outcome.passed, {"errors": outcome.summary()}))
-        bad_counts = sites.where(
-            (F.col("n_hom_ref") + F.col("n_het") + F.col("n_hom_alt") + F.col("n_missing") != F.lit(n_samples))
-            | (F.col("ac") > F.col("an"))
-        ).count()
-        results.append(_result("sites", "genotype_counts", bad_counts == 0,
-                               {"inconsistent_sites": bad_counts, "samples": n_samples}))
-        outcome = schemas.validate_spark(calls, "calls")
-        results.append(_result("calls", "schema", outcome.passed, {"errors": outcome.summary()}))
-        excess = schemas.excess_calls(calls, sites)
-        results.append(_result("calls", "one_call_per_sample_and_site", excess == 0, {"keys_with_excess_rows": excess}))
-        sites.unpersist()
-    else:  # a VCF with a header and no records: nothing to validate beyond its samples
-        for table, name in (("sites", "schema"), ("sites", "genotype_counts"), ("calls", "schema"),
-                            ("calls", "one_call_per_sample_and_site")):
-            results.append(_result(table, name, True, {"note": "no records"}))
-    dupes = schemas.duplicate_keys(read("samples"), ["sample_id"])
-    results.append(_result("samples", "unique_sample_ids", dupes == 0, {"duplicated_sample_ids": dupes}))
+def gate(results: list[AssetCheckResult], what: str, drop=None):
+    """Yield the check results; when a blocking one failed, drop the new files (``drop()``) and fail the step, so
+    nothing is committed and nothing downstream runs. Use as ``yield from gate(...)`` before committing."""
+    failures = describe(results)
+    if failures:
+        yield from results
+        if drop is not None:
+            drop()
+        raise Failure(description=f"{what}: not published, blocking checks failed: " + "; ".join(failures),
+                      allow_retries=False)
+
+
+# -- the checks of each table, run on a run's new data files ----------------------------------------------------
+
+SMALL_ROWS = 100_000  # up to this many rows a file's tables are validated in this process (pandas, DuckDB): no Spark job
+
+
+def read_arrow(paths: list[str], table: str):
+    """A run's data files of ``table`` as one Arrow table with the contract's columns (empty when no files)."""
+    import pyarrow.dataset as ds
+
+    from resources.lakehouse import arrow_schema
+
+    schema = arrow_schema(table)
+    if not paths:
+        return schema.empty_table()
+    return ds.dataset(paths, format="parquet").to_table(columns=schema.names)
+
+
+def vcf_file_checks(files: dict[str, list[str]], n_samples: int, spark_session=None) -> list[AssetCheckResult]:
+    """Every check of sites, calls and samples on one file's new data files (not yet committed). Small files are
+    validated with pandera's pandas backend, DuckDB and GX on pandas; large ones with Spark (``spark_session()``
+    gives the session, started only then)."""
+    from quality import consistency, gx_suites, schemas
+    from quality.schemas import parquet_rows
+
+    rows = sum(parquet_rows(files.get(t) or []) for t in ("sites", "calls", "samples"))
+    if rows <= SMALL_ROWS or spark_session is None:
+        data = {t: read_arrow(files.get(t) or [], t) for t in ("sites", "calls", "samples")}
+    else:
+        spark = spark_session()
+        data = {t: spark.read.parquet(*files[t]) if files.get(t) else spark.createDataFrame(
+            [], schema=_spark_schema(t)) for t in ("sites", "calls", "samples")}
+    sites, calls, samples = data["sites"], data["calls"], data["samples"]
+    results = [
+        result("sites", "schema", schemas.validate("sites", sites)),
+        result("sites", "genotype_counts", consistency.genotype_counts(sites, n_samples)),
+        result("sites", "gx_suite", gx_suites.validate("sites", sites, calls=calls, n_samples=n_samples)),
+        result("calls", "schema", schemas.validate("calls", calls)),
+        result("calls", "one_call_per_sample_and_site", consistency.one_call_per_sample_and_site(calls, sites)),
+        result("calls", "gx_suite", gx_suites.validate("calls", calls, sites=sites, samples=samples)),
+        result("samples", "schema", schemas.validate("samples", samples)),  # unique (source_file, sample_id) included
+        result("samples", "gx_suite", gx_suites.validate("samples", samples, n_samples=n_samples)),
+    ]
     return results
 
 
-def clinvar_check(frame) -> AssetCheckResult:
-    from quality import gx_suites
+def _spark_schema(table: str):
+    from quality.schemas import spark_type
 
-    outcome = gx_suites.validate_pandas(frame)
-    return _result("clinvar", "gx_suite", outcome["success"], {
-        "expectations": outcome["evaluated"],
-        "failed": MetadataValue.md("\n".join(f"- {f}" for f in outcome["failed"]) or "none"),
-    })
+    from genolake_assets.transforms.tables import TABLES
+    from pyspark.sql import types as T
+
+    return T.StructType([T.StructField(c.name, spark_type(c.type), c.nullable) for c in TABLES[table].all_columns])
 
 
-def failed(results: list[AssetCheckResult]) -> list[str]:
-    return [f"{r.asset_key.to_user_string()}:{r.check_name} {dict((k, getattr(v, 'value', v)) for k, v in r.metadata.items())}"
-            for r in results if not r.passed]
+def table_checks(table: str, data, **inputs) -> list[AssetCheckResult]:
+    """The pandera schema and the GX suite of a whole (staged) table: an Arrow table."""
+    from quality import gx_suites, schemas
+
+    return [result(table, "schema", schemas.validate(table, data)),
+            result(table, "gx_suite", gx_suites.validate(table, data, **inputs))]

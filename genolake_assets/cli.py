@@ -93,14 +93,37 @@ def _failure_message(result) -> str:
     return "run failed"
 
 
+def _report_checks(result, where: str = "") -> int:
+    """Print every failed asset check of a run (asset, check, message, failing rows); returns the number of failed
+    blocking checks. Warnings are printed too but do not count."""
+    from dagster import AssetCheckSeverity
+
+    blocking = 0
+    for evaluation in result.get_asset_check_evaluations():
+        if evaluation.passed:
+            continue
+        message = evaluation.metadata.get("message")
+        rows = evaluation.metadata.get("failing_rows")
+        text = getattr(message, "value", None) or evaluation.description or "failed"
+        rows_text = f" ({rows.value:,} failing rows)" if rows is not None and rows.value else ""
+        name = f"{evaluation.asset_key.to_user_string()}:{evaluation.check_name}"
+        if evaluation.severity == AssetCheckSeverity.WARN:
+            console.print(f"[yellow]! check warning[/] {where}{name}: {text}{rows_text}")
+        else:
+            blocking += 1
+            console.print(f"[red]x check failed[/] {where}{name}: {text}{rows_text}")
+    return blocking
+
+
 def _publish(defs, resources, instance) -> None:
     """Materialize catalog -> annotated -> reports and print each table's rows; exit 1 if it fails."""
     from .jobs import PUBLISH
 
     with console.status("publishing: catalog -> annotated -> reports -> governance ..."):
         result = _materialize(defs, resources, PUBLISH, instance)
-    if not result.success:
-        console.print(f"[red]x[/] publish: {_failure_message(result)}")
+    failed_checks = _report_checks(result)
+    if not result.success or failed_checks:
+        console.print(f"[red]x[/] publish: {_failure_message(result) if not result.success else 'checks failed'}")
         raise typer.Exit(1)
     for event in result.get_asset_materialization_events():
         rows = _metadata_value(event, "dagster/row_count")
@@ -146,7 +169,8 @@ def ingest(paths: List[Path] = typer.Argument(..., exists=True, dir_okay=False, 
             t0 = time.monotonic()
             result = _materialize(defs, resources, INGEST_VCF if vcf else INGEST_CLINVAR, instance, key,
                                   {LOCATION_TAG: landed.location})
-        if not result.success:
+        failed_checks = _report_checks(result, f"[{number}/{len(paths)}] ")
+        if not result.success or failed_checks:
             failures += 1
             console.print(f"[red]x[/] [{number}/{len(paths)}] {landed.location}: {_failure_message(result)}")
             continue

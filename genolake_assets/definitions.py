@@ -20,17 +20,18 @@ from .layers.governance import matches_policy, permissions, policy_file
 from .layers.processed import clinvar, processed_vcf
 from .layers.quarantine import quarantine_spec
 from .layers.raw import clinvar_releases, vcf_files
+from .layers.qc import sample_qc, variant_qc
 from .layers.reports import drug_response_report
 from .sensors import landing_sensor
 
-ASSETS = [quarantine_spec, vcf_files, clinvar_releases, processed_vcf, clinvar, *catalog_assets, annotated_variants, drug_response_report,
-          policy_file, permissions]
+ASSETS = [quarantine_spec, vcf_files, clinvar_releases, processed_vcf, clinvar, *catalog_assets, annotated_variants, variant_qc, sample_qc,
+          drug_response_report, policy_file, permissions]
 
 automation_sensor = AutomationConditionSensorDefinition(
     "publish_automation",
-    target=AssetSelection.groups("catalog", "annotated", "reports", "governance"),
+    target=AssetSelection.groups("catalog", "annotated", "qc", "reports", "governance"),
     default_status=DefaultSensorStatus.RUNNING,
-    description="Keeps the catalog, annotations and reports up to date after each ingest (eager conditions).",
+    description="Keeps the catalog, annotations, QC tables and reports up to date after each ingest (eager conditions).",
 )
 
 

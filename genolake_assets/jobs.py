@@ -6,7 +6,7 @@ from .partitions import clinvar_releases_partitions, vcf_files_partitions
 
 INGEST_VCF = AssetSelection.assets(["raw", "vcf_files"], ["processed", "sites"], ["processed", "calls"], ["processed", "samples"])
 INGEST_CLINVAR = AssetSelection.assets(["raw", "clinvar_releases"], ["processed", "clinvar"])
-PUBLISH = AssetSelection.groups("catalog", "annotated", "reports", "governance")
+PUBLISH = AssetSelection.groups("catalog", "annotated", "qc", "reports", "governance")
 # dagster.yaml limits concurrent runs carrying this tag (tag_concurrency_limits)
 RUN_KIND = "genolake/run-kind"
 INGEST_TAGS = {RUN_KIND: "ingest"}
@@ -31,6 +31,7 @@ publish_job = define_asset_job(
     "publish",
     selection=PUBLISH,
     executor_def=in_process_executor,
-    description="Register the processed tables in the catalog, annotate with ClinVar, build the reports and apply "
+    description="Register the processed tables in the catalog, annotate with ClinVar, compute variant and sample "
+                "QC, build the reports and apply "
                 "the governance policy.",
 )

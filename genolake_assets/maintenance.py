@@ -38,7 +38,7 @@ def expire_and_remove_orphans(context: OpExecutionContext, config: MaintainConfi
         if name in TABLES and TABLES[name].layer == "processed":
             context.log_event(AssetObservation(asset_key=AssetKey(["catalog", name]), metadata=metadata))
         elif name in TABLES:
-            key = {"annotated": ["annotated", name], "reports": ["reports", name]}[TABLES[name].layer]
+            key = [TABLES[name].layer, name]  # annotated, qc, reports: the asset key is layer/table
             context.log_event(AssetObservation(asset_key=AssetKey(key), metadata=metadata))
         context.log.info(f"{name}: {outcome['expired_snapshots']} snapshot(s) expired, "
                          f"{outcome['orphan_files_removed']} orphan file(s) removed")

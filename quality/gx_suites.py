@@ -1,21 +1,82 @@
-"""Great Expectations 1.x suites, run in an ephemeral context (no files, no network, no progress bars)."""
+"""Great Expectations 1.x suites of every table, run on pandas in one ephemeral context per process (no files,
+no network, no progress bars). The only module of genolake that imports great_expectations.
+
+GX takes the table-level and distribution expectations pandera does not express well: row counts against the
+inputs, non-null ratios, the ClinVar join fraction between releases, AF in ``sites`` against AF recomputed from
+``calls`` (quality/reconcile.py builds that per-site frame), cohort size > 0.
+
+``validate(table_name, data, **inputs) -> CheckOutcome(engine="great_expectations")``; the inputs per table
+(a missing one raises TypeError):
+
+=====================  ==========================================================================================
+sites                  calls (Arrow table of the same file(s)), n_samples (int, or {source_file: int})
+calls                  sites, samples (Arrow tables of the same file(s))
+samples                n_samples (int: the header's sample count; one file's samples)
+clinvar                none
+annotated_variants     sites_rows (int), previous_fraction (float or None: the previous release's joined
+                       fraction; None skips the drop check), max_drop (relative drop allowed, default 0.1)
+variant_qc             sites_rows (int)
+sample_qc              samples_rows (int)
+drug_response_report   cohort_size (int)
+=====================  ==========================================================================================
+
+``data`` and the table inputs are pyarrow Tables (a Spark DataFrame is collected with ``toArrow()``). On failure
+the message names each failed expectation with its count; ``failing_rows`` is GX's unexpected_count (distinct
+rows over the failed expectations of a frame, summed over frames) or, for a row-count expectation,
+|observed - expected|; ``sample`` holds up to SAMPLE_ROWS offending rows (picked with result_format COMPLETE's
+unexpected_index_list) of the first frame that has some: rows of the table itself (all columns), else the
+derived rows (the sites/calls reconciliation per site key, the join-fraction row, the cohort-size row).
+"""
 
 from __future__ import annotations
 
 import os
+import threading
+from dataclasses import dataclass, field
+from typing import Any
+
+from quality.outcome import SAMPLE_ROWS, CheckOutcome
 
 os.environ.setdefault("GX_ANALYTICS_ENABLED", "false")
 
+ENGINE = "great_expectations"
 CLINVAR_ASSEMBLIES = ["GRCh37", "GRCh38", "NCBI36"]
+AF_TOLERANCE = 1e-9
+MIN_CLINICAL_SIGNIFICANCE_RATIO = 0.9
+DEFAULT_MAX_DROP = 0.1
+HAPLOID_CHROMOSOMES = ["X", "Y", "MT"]  # where hwe_p may be null on sites with called samples (haploid calls)
+
+_LOCK = threading.RLock()
+_STATE: dict[str, Any] = {}
 
 
 def _context():
-    import great_expectations as gx
-    from great_expectations.data_context.types.base import ProgressBarsConfig
+    """The process's ephemeral GX context (built once: importing GX costs ~5 s, the context ~0.03 s)."""
+    with _LOCK:
+        if "context" not in _STATE:
+            import great_expectations as gx
+            from great_expectations.data_context.types.base import ProgressBarsConfig
 
-    context = gx.get_context(mode="ephemeral")
-    context.variables.progress_bars = ProgressBarsConfig(globally=False)
-    return context
+            context = gx.get_context(mode="ephemeral")
+            context.variables.progress_bars = ProgressBarsConfig(globally=False)
+            _STATE["context"] = context
+            _STATE["source"] = context.data_sources.add_pandas("genolake")
+            _STATE["batches"] = {}
+        return _STATE["context"]
+
+
+def _batch(name: str, frame):
+    """A batch of the pandas ``frame`` through the asset ``name`` (assets and batch definitions are reused)."""
+    _context()
+    batches = _STATE["batches"]
+    if name not in batches:
+        batches[name] = _STATE["source"].add_dataframe_asset(name).add_batch_definition_whole_dataframe("all")
+    return batches[name].get_batch(batch_parameters={"dataframe": frame})
+
+
+def _run(name: str, frame, suite, parameters: dict | None = None, result_format: Any = "SUMMARY"):
+    with _LOCK:
+        return _batch(name, frame).validate(suite, result_format=result_format, expectation_parameters=parameters or {})
 
 
 def clinvar_suite():
@@ -34,26 +95,304 @@ def clinvar_suite():
     return suite
 
 
-def validate_pandas(frame, build_suite=clinvar_suite) -> dict:
-    """Run the suite ``build_suite()`` makes on a pandas frame.
+@dataclass
+class _Frame:
+    """One pandas frame GX validates, the Arrow rows its index points into, and its expectations with the
+    message of each (``{n}`` = failing count, ``{observed}``/``{expected}`` for row counts)."""
 
-    Returns {'success', 'evaluated', 'failed': ['<expectation> <column>: <n> unexpected, e.g. [...]']}.
-    GX needs its context before a suite can be built, hence a builder rather than a suite.
-    """
-    context = _context()
-    suite = build_suite()
-    source = context.data_sources.add_pandas(suite.name)
-    batch = source.add_dataframe_asset(suite.name).add_batch_definition_whole_dataframe("all").get_batch(
-        batch_parameters={"dataframe": frame}
-    )
-    result = batch.validate(suite)
-    failed = []
-    for item in result.results:
-        if not item.success:
-            config = item.expectation_config
-            details = item.result or {}
-            failed.append(
-                f"{config.type} {config.kwargs.get('column') or config.kwargs.get('column_list')}: "
-                f"{details.get('unexpected_count', '?')} unexpected, e.g. {details.get('partial_unexpected_list', [])[:5]}"
-            )
-    return {"success": bool(result.success), "evaluated": len(result.results), "failed": failed}
+    name: str
+    rows: Any  # pyarrow.Table; row i of the pandas frame is row i here
+    columns: list[str]  # columns handed to GX (only those the expectations need)
+    expectations: list[tuple[Any, str]] = field(default_factory=list)
+    parameters: dict = field(default_factory=dict)
+    extra: dict = field(default_factory=dict)  # derived pandas columns: name -> list/array of len(rows)
+
+    def expect(self, expectation, message: str) -> "_Frame":
+        self.expectations.append((expectation, message))
+        return self
+
+
+def _e():
+    import great_expectations as gx
+
+    _context()
+    return gx.expectations
+
+
+def _pandas(frame: _Frame):
+    import pyarrow as pa
+
+    # a missing column is left out: its expectation then fails with GX's "column does not exist"
+    present = [c for c in frame.columns if c in frame.rows.column_names]
+    table = frame.rows.select(present) if present else pa.table({"_": pa.array([None] * frame.rows.num_rows)})
+    df = table.to_pandas()
+    for name, values in frame.extra.items():
+        df[name] = values
+    return df
+
+
+def _check(table_name: str, frames: list[_Frame], details: dict | None = None) -> CheckOutcome:
+    import great_expectations as gx
+
+    messages, failing, samples, evaluated = [], 0, [], 0
+    for frame in frames:
+        suite = gx.ExpectationSuite(name=f"{table_name}.{frame.name}")
+        for i, (expectation, _) in enumerate(frame.expectations):
+            expectation.meta = {"index": i}
+            suite.add_expectation(expectation)
+        result = _run(f"{table_name}.{frame.name}", _pandas(frame), suite, frame.parameters,
+                      {"result_format": "COMPLETE", "include_unexpected_rows": False})
+        evaluated += len(result.results)
+        bad_index: set[int] = set()
+        for item in result.results:
+            if item.success:
+                continue
+            message = frame.expectations[item.expectation_config.meta["index"]][1]
+            res = item.result or {}
+            if "unexpected_index_list" in res:
+                n = int(res.get("unexpected_count") or 0)
+                bad_index.update(int(i) for i in res["unexpected_index_list"])
+                messages.append(message.format(n=n))
+            elif "observed_value" in res and item.expectation_config.type == "expect_table_row_count_to_equal":
+                expected = frame.parameters.get("expected_rows")
+                observed = int(res["observed_value"])
+                failing += abs(observed - int(expected))
+                messages.append(message.format(observed=observed, expected=expected, n=abs(observed - int(expected))))
+            else:  # an exception inside GX (e.g. a missing column): say so rather than pass
+                info = item.exception_info or {}
+                found = [info.get("exception_message")] if isinstance(info, dict) else [str(info)]
+                if isinstance(info, dict):  # GX 1.x: {metric id: {"exception_message": ...}}
+                    found += [v.get("exception_message") for v in info.values() if isinstance(v, dict)]
+                text = "; ".join(dict.fromkeys(t for t in found if t)) or "unknown error"
+                messages.append(f"{item.expectation_config.type} could not run: {text}")
+                failing += 1
+        failing += len(bad_index)
+        if bad_index:
+            samples.append(frame.rows.take(sorted(bad_index)[:SAMPLE_ROWS]))
+    info = {"expectations": evaluated, "failed_expectations": len(messages), **(details or {})}
+    if not messages:
+        return CheckOutcome(True, engine=ENGINE, details=info)
+    # the rows of the first frame with failing rows (frames are listed table rows first where both exist)
+    sample = samples[0] if samples else None
+    return CheckOutcome(False, f"{table_name}: " + "; ".join(messages), failing, sample, info, ENGINE)
+
+
+def _arrow(data):
+    if data is None:
+        return None
+    if hasattr(data, "toArrow"):  # a Spark DataFrame
+        return data.toArrow()
+    if hasattr(data, "to_pandas") or hasattr(data, "num_rows"):
+        return data
+    import pyarrow as pa
+
+    return pa.Table.from_pandas(data, preserve_index=False)  # a pandas frame
+
+
+def _required(table_name: str, inputs: dict, *names: str) -> list:
+    missing = [n for n in names if n not in inputs]
+    if missing:
+        raise TypeError(f"gx_suites.validate({table_name!r}) needs the inputs {', '.join(missing)}")
+    return [inputs[n] for n in names]
+
+
+def _row_count(frame: _Frame, expected: int, what: str) -> _Frame:
+    frame.parameters["expected_rows"] = int(expected)
+    return frame.expect(_e().ExpectTableRowCountToEqual(value={"$PARAMETER": "expected_rows"}),
+                        "{observed} rows, " + what + " {expected}")
+
+
+def _reconciled(sites, calls, n_samples: dict):
+    """quality.reconcile.sites_vs_calls, remembered for the last (sites, calls, n_samples): a file's sites and calls
+    suites run one after the other on the same tables, so the second reuses the frame (~50 ms)."""
+    from quality.reconcile import sites_vs_calls
+
+    with _LOCK:
+        last = _STATE.get("reconciled")
+        if last and last[0] is sites and last[1] is calls and last[2] == n_samples:
+            return last[3]
+        rec = sites_vs_calls(sites, calls, n_samples)
+        _STATE["reconciled"] = (sites, calls, dict(n_samples), rec)  # holds the tables, so identity stays valid
+        return rec
+
+
+def _sites(data, calls, n_samples) -> CheckOutcome:
+    import pyarrow.compute as pc
+
+    if not isinstance(n_samples, dict):
+        files = set(data["source_file"].unique().to_pylist()) | set(calls["source_file"].unique().to_pylist())
+        n_samples = {f: int(n_samples) for f in files}
+    rec = _reconciled(data, calls, n_samples)
+    rec = rec.filter(pc.field("in_sites"))
+    e = _e()
+    frame = _Frame("af_from_calls", rec, ["ac", "ac_from_calls", "an", "an_from_calls", "af_diff"])
+    frame.expect(e.ExpectColumnPairValuesToBeEqual(column_A="ac", column_B="ac_from_calls"),
+                 "ac: {n} sites where AC differs from AC recomputed from calls")
+    frame.expect(e.ExpectColumnPairValuesToBeEqual(column_A="an", column_B="an_from_calls"),
+                 "an: {n} sites where AN differs from AN recomputed from calls")
+    frame.expect(e.ExpectColumnValuesToBeBetween(column="af_diff", min_value=0, max_value=AF_TOLERANCE),
+                 "af: {n} sites where |af - AF recomputed from calls| > " + f"{AF_TOLERANCE:g}")
+    return _check("sites", [frame], {"site_keys": rec.num_rows})
+
+
+def _calls(data, sites, samples) -> CheckOutcome:
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    per_file = samples.group_by("source_file").aggregate([("sample_id", "count")])
+    n_samples = dict(zip(per_file["source_file"].to_pylist(), per_file["sample_id_count"].to_pylist()))
+    rec = _reconciled(sites, data, n_samples)
+    e = _e()
+    per_site = _Frame("rows_per_site", rec, ["non_ref_rows", "non_ref_expected", "ref_rows", "n_hom_ref"])
+    per_site.expect(e.ExpectColumnPairValuesToBeEqual(column_A="non_ref_rows", column_B="non_ref_expected"),
+                    "rows: {n} sites whose non-reference call rows differ from n_het + n_hom_alt + n_missing")
+    per_site.expect(e.ExpectColumnPairValuesAToBeGreaterThanB(column_A="n_hom_ref", column_B="ref_rows", or_equal=True),
+                    "rows: {n} sites with more reference call rows than n_hom_ref")
+
+    # sample_id must be one of its file's samples: a key column file + sample_id, checked against the samples'
+    sep = "\x1f"
+    key = pc.binary_join_element_wise(data["source_file"].cast(pa.string()), data["sample_id"].cast(pa.string()), sep)
+    known = pc.binary_join_element_wise(samples["source_file"].cast(pa.string()),
+                                        samples["sample_id"].cast(pa.string()), sep).unique().to_pylist()
+    table = _Frame("calls", data, ["phased"], extra={"file_sample_id": key.to_pandas()},
+                   parameters={"known_samples": known})
+    table.expect(e.ExpectColumnValuesToBeInSet(column="file_sample_id", value_set={"$PARAMETER": "known_samples"}),
+                 "sample_id: {n} rows whose sample is not in the file's samples")
+    table.expect(e.ExpectColumnValuesToNotBeNull(column="phased", mostly=1.0),
+                 "phased: {n} rows with null phased (non-null ratio must be 1.0)")
+    non_ref = pc.sum(rec["non_ref_rows"]).as_py() or 0
+    expected = pc.sum(rec["non_ref_expected"]).as_py() or 0
+    return _check("calls", [table, per_site], {"rows": data.num_rows, "non_reference_rows": non_ref,
+                                                "non_reference_rows_expected": expected})
+
+
+def _samples(data, n_samples) -> CheckOutcome:
+    e = _e()
+    frame = _Frame("samples", data, ["source_file", "sample_index"], parameters={"max_index": max(int(n_samples) - 1, 0)})
+    _row_count(frame, n_samples, "the VCF header has")
+    frame.expect(e.ExpectCompoundColumnsToBeUnique(column_list=["source_file", "sample_index"]),
+                 "sample_index: {n} rows whose sample_index is repeated in the file")
+    frame.expect(e.ExpectColumnValuesToBeBetween(column="sample_index", min_value=0,
+                                                 max_value={"$PARAMETER": "max_index"}),
+                 "sample_index: {n} rows outside [0, n_samples - 1]")
+    return _check("samples", [frame], {"rows": data.num_rows, "n_samples": int(n_samples)})
+
+
+def _clinvar(data) -> CheckOutcome:
+    messages = {
+        0: "allele_id: {n} null rows", 1: "clinical_significance: {n} null rows",
+        2: "assembly: {n} rows not in " + "/".join(CLINVAR_ASSEMBLIES), 3: "position_vcf: {n} rows below 1",
+        4: "reference_allele_vcf: {n} rows not A/C/G/T/N bases", 5: "alternate_allele_vcf: {n} rows not A/C/G/T/N bases",
+        6: "rsid: {n} rows not like rs<digits>", 7: "(allele_id, assembly, chromosome): {n} rows not unique",
+    }
+    _context()
+    suite = clinvar_suite()
+    columns = sorted({c for exp in suite.expectations
+                      for c in ([exp.column] if hasattr(exp, "column") else list(getattr(exp, "column_list", [])))})
+    frame = _Frame("clinvar", data, columns)
+    for i, expectation in enumerate(suite.expectations):
+        frame.expect(expectation, messages.get(i, type(expectation).__name__ + ": {n} rows"))
+    return _check("clinvar", [frame], {"rows": data.num_rows})
+
+
+def _annotated(data, sites_rows, previous_fraction, max_drop) -> CheckOutcome:
+    import pyarrow as pa
+
+    keys = ["source_file", "chromosome", "start", "ref", "alt"]
+    joined = data.select(keys).group_by(keys).aggregate([]).num_rows
+    fraction = joined / sites_rows if sites_rows else (None if joined == 0 else float("inf"))
+    min_fraction = 0.0 if previous_fraction is None else float(previous_fraction) * (1 - float(max_drop))
+    derived = pa.table({"sites_rows": pa.array([int(sites_rows)], pa.int64()),
+                        "joined_sites": pa.array([joined], pa.int64()),
+                        "joined_fraction": pa.array([fraction], pa.float64()),
+                        "previous_fraction": pa.array([previous_fraction], pa.float64()),
+                        "max_drop": pa.array([float(max_drop)], pa.float64()),
+                        "min_fraction": pa.array([min_fraction], pa.float64())})
+    e = _e()
+    join = _Frame("joined_fraction", derived, ["joined_fraction"], parameters={"min_fraction": min_fraction})
+    join.expect(e.ExpectColumnValuesToBeBetween(column="joined_fraction", min_value={"$PARAMETER": "min_fraction"},
+                                                max_value=1.0),
+                f"joined_fraction: {joined}/{sites_rows} sites joined to ClinVar"
+                + (f" ({fraction:.4f})" if fraction is not None else "")
+                + (f", below {min_fraction:.4f} (previous release {previous_fraction:.4f} minus {max_drop:.0%})"
+                   if previous_fraction is not None else ", above 1"))
+    table = _Frame("annotated_variants", data, ["allele_id", "clinical_significance"])
+    table.expect(e.ExpectColumnValuesToNotBeNull(column="allele_id"), "allele_id: {n} null rows")
+    table.expect(e.ExpectColumnValuesToNotBeNull(column="clinical_significance", mostly=MIN_CLINICAL_SIGNIFICANCE_RATIO),
+                 "clinical_significance: {n} null rows (non-null ratio below "
+                 + f"{MIN_CLINICAL_SIGNIFICANCE_RATIO:g})")
+    return _check("annotated_variants", [table, join],
+                  {"rows": data.num_rows, "joined_sites": joined, "sites_rows": int(sites_rows),
+                   "joined_fraction": fraction if fraction is None or fraction != float("inf") else -1.0,
+                   "min_fraction": min_fraction})
+
+
+def _variant_qc(data, sites_rows) -> CheckOutcome:
+    e = _e()
+    frame = _Frame("variant_qc", data, ["call_rate", "af", "hwe_p", "n_called", "n_het", "chromosome"],
+                   parameters={"haploid_chromosomes": HAPLOID_CHROMOSOMES})
+    _row_count(frame, sites_rows, "sites has")
+    frame.expect(e.ExpectColumnValuesToBeBetween(column="call_rate", min_value=0, max_value=1),
+                 "call_rate: {n} rows outside [0, 1]")
+    frame.expect(e.ExpectColumnValuesToBeBetween(column="af", min_value=0, max_value=1),
+                 "af: {n} rows outside [0, 1]")
+    # HWE applies where samples were called and the site can be diploid: a het call, or an autosome
+    frame.expect(e.ExpectColumnValuesToNotBeNull(
+        column="hwe_p", mostly=1.0, condition_parser="pandas",
+        row_condition='n_called > 0 and (n_het > 0 or chromosome not in ["X", "Y", "MT"])'),
+        "hwe_p: {n} null rows where HWE applies (called samples, autosome or a het call)")
+    return _check("variant_qc", [frame], {"rows": data.num_rows, "sites_rows": int(sites_rows)})
+
+
+def _sample_qc(data, samples_rows) -> CheckOutcome:
+    e = _e()
+    frame = _Frame("sample_qc", data, ["call_rate"])
+    _row_count(frame, samples_rows, "samples has")
+    frame.expect(e.ExpectColumnValuesToBeBetween(column="call_rate", min_value=0, max_value=1),
+                 "call_rate: {n} rows outside [0, 1]")
+    return _check("sample_qc", [frame], {"rows": data.num_rows, "samples_rows": int(samples_rows)})
+
+
+def _report(data, cohort_size) -> CheckOutcome:
+    import pyarrow as pa
+
+    e = _e()
+    cohort = _Frame("cohort", pa.table({"cohort_size": pa.array([cohort_size], pa.int64())}), ["cohort_size"])
+    cohort.expect(e.ExpectColumnValuesToBeBetween(column="cohort_size", min_value=1),
+                  f"cohort_size: {cohort_size} samples match the cohort (must be > 0)")
+    cohort.expect(e.ExpectColumnValuesToNotBeNull(column="cohort_size"), "cohort_size: unknown (null)")
+    table = _Frame("drug_response_report", data, ["frequency"])
+    table.expect(e.ExpectColumnValuesToBeBetween(column="frequency", min_value=0, max_value=1, strict_min=True),
+                 "frequency: {n} rows outside (0, 1]")
+    return _check("drug_response_report", [table, cohort], {"rows": data.num_rows, "cohort_size": cohort_size})
+
+
+def validate(table_name: str, data, **inputs) -> CheckOutcome:
+    """The GX suite of ``table_name`` on ``data`` (pyarrow Table); see the module docstring for the inputs."""
+    data = _arrow(data)
+    if table_name == "sites":
+        calls, n_samples = _required(table_name, inputs, "calls", "n_samples")
+        return _sites(data, _arrow(calls), n_samples)
+    if table_name == "calls":
+        sites, samples = _required(table_name, inputs, "sites", "samples")
+        return _calls(data, _arrow(sites), _arrow(samples))
+    if table_name == "samples":
+        (n_samples,) = _required(table_name, inputs, "n_samples")
+        return _samples(data, n_samples)
+    if table_name == "clinvar":
+        return _clinvar(data)
+    if table_name == "annotated_variants":
+        (sites_rows,) = _required(table_name, inputs, "sites_rows")
+        max_drop = inputs.get("max_drop")
+        return _annotated(data, sites_rows, inputs.get("previous_fraction"),
+                          DEFAULT_MAX_DROP if max_drop is None else max_drop)
+    if table_name == "variant_qc":
+        (sites_rows,) = _required(table_name, inputs, "sites_rows")
+        return _variant_qc(data, sites_rows)
+    if table_name == "sample_qc":
+        (samples_rows,) = _required(table_name, inputs, "samples_rows")
+        return _sample_qc(data, samples_rows)
+    if table_name == "drug_response_report":
+        (cohort_size,) = _required(table_name, inputs, "cohort_size")
+        return _report(data, cohort_size)
+    raise KeyError(f"no GX suite for table {table_name!r}")

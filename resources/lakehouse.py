@@ -681,3 +681,10 @@ def _arrow_schema(table) -> pa.Schema:
     from pyiceberg.io.pyarrow import schema_to_pyarrow
 
     return schema_to_pyarrow(table.schema(), include_field_ids=False)
+
+
+def arrow_schema(name: str) -> pa.Schema:
+    """The Arrow schema of a table contract (as the Iceberg table stores it)."""
+    from pyiceberg.io.pyarrow import schema_to_pyarrow
+
+    return schema_to_pyarrow(iceberg_schema(TABLES[name]), include_field_ids=False)

@@ -41,3 +41,30 @@ def copy_with_index(src: Path, dest_dir: Path, name: str | None = None) -> Path:
         if Path(str(src) + suffix).exists():
             shutil.copyfile(str(src) + suffix, str(target) + suffix)
     return target
+
+
+DEMO_FILES = [VCF_CYP2D6, VCF_COMT, SAMPLE / "variant_summary.2021-01.chr22_or_response.subset.txt.gz"]
+
+
+def cli_env(home: Path, extra: dict | None = None) -> dict:
+    """The environment of a `genolake` subprocess on ``home`` (no AWS or GENOLAKE settings of the caller)."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("AWS_", "GENOLAKE_"))}
+    env.update(GENOLAKE_HOME=str(home), DAGSTER_HOME=str(home / "dagster"), GX_ANALYTICS_ENABLED="false",
+               DAGSTER_DISABLE_TELEMETRY="1", SPARK_LOCAL_IP="127.0.0.1", **(extra or {}))
+    return env
+
+
+@pytest.fixture(scope="session")
+def demo_home(tmp_path_factory):
+    """`make demo`'s ingest (the Makefile's DEMO_FILES, local mode) in a subprocess, once per test session:
+    (home, everything it printed)."""
+    import subprocess
+    import sys
+
+    makefile = (ROOT / "Makefile").read_text()
+    assert all(f"$(SAMPLE)/{path.name}" in makefile for path in DEMO_FILES), "DEMO_FILES changed: update conftest"
+    home = tmp_path_factory.mktemp("demo") / "home"
+    done = subprocess.run([sys.executable, "-m", "genolake_assets.cli", "ingest", *map(str, DEMO_FILES)], cwd=ROOT,
+                          env=cli_env(home), capture_output=True, text=True, timeout=1200)
+    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-5000:]
+    return home, done.stdout + done.stderr

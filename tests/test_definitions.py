@@ -22,6 +22,8 @@ EXPECTED = {
     "catalog/samples": "catalog",
     "catalog/clinvar": "catalog",
     "annotated/annotated_variants": "annotated",
+    "qc/variant_qc": "qc",
+    "qc/sample_qc": "qc",
     "reports/drug_response_report": "reports",
     "governance/policy_file": "governance",
     "governance/permissions": "governance",
@@ -46,7 +48,7 @@ def test_every_asset_has_kinds_description_and_owner():
 def test_table_names_equal_catalog_names():
     graph = defs.resolve_asset_graph()
     for key in graph.get_all_asset_keys():
-        if key.path[0] in ("processed", "catalog", "annotated", "reports"):
+        if key.path[0] in ("processed", "catalog", "annotated", "qc", "reports"):
             assert graph.get(key).metadata["table"] == f"genolake.{key.path[-1]}"
 
 
@@ -61,15 +63,30 @@ def test_lineage_raw_processed_catalog_annotated_report():
     assert parents("annotated/annotated_variants") == {"catalog/sites", "catalog/clinvar"}
     assert parents("reports/drug_response_report") == {
         "annotated/annotated_variants", "catalog/calls", "catalog/samples"}
+    assert parents("qc/variant_qc") == {"catalog/sites", "catalog/samples"}
+    assert parents("qc/sample_qc") == {"catalog/sites", "catalog/calls", "catalog/samples"}
     assert parents("governance/permissions") == {  # applied after every governed table changes, and the policy
         "governance/policy_file", "catalog/sites", "catalog/calls", "catalog/samples", "catalog/clinvar",
-        "annotated/annotated_variants", "reports/drug_response_report"}
+        "annotated/annotated_variants", "qc/variant_qc", "qc/sample_qc", "reports/drug_response_report"}
 
 
-def test_checks_gate_every_processed_table_and_the_report():
-    checked = {k.asset_key.to_user_string() for k in defs.resolve_asset_graph().asset_check_keys}
-    assert {"processed/sites", "processed/calls", "processed/samples", "processed/clinvar",
-            "reports/drug_response_report", "governance/permissions"} <= checked
+TABLE_ASSETS = ("processed/sites", "processed/calls", "processed/samples", "processed/clinvar",
+                "annotated/annotated_variants", "qc/variant_qc", "qc/sample_qc", "reports/drug_response_report")
+
+
+def test_every_table_has_a_pandera_and_a_great_expectations_check():
+    checks = {}
+    graph = defs.resolve_asset_graph()
+    for key in graph.asset_check_keys:
+        spec = graph.get_check_spec(key)
+        checks.setdefault(key.asset_key.to_user_string(), []).append(spec)
+    for asset in TABLE_ASSETS:
+        descriptions = [(spec.description or "") for spec in checks.get(asset, [])]
+        assert any(d.startswith("pandera") for d in descriptions), asset
+        assert any(d.startswith("Great Expectations") for d in descriptions), asset
+        # everything but the concordance warning blocks what comes after
+        assert {spec.name for spec in checks[asset] if not spec.blocking} <= {"concordance"}, asset
+    assert "governance/permissions" in checks
 
 
 def test_sensors_and_jobs():

@@ -1,10 +1,13 @@
 """Annotated layer: sites joined to the newest ClinVar release (Spark), committed as an Iceberg table."""
 
 import glob
+import os
 import uuid
 from typing import Optional
 
 from dagster import AssetKey, AutomationCondition, Config, MaterializeResult, asset
+
+from genolake_assets.checks import check_specs, gate, read_arrow, table_checks
 from pyspark.sql import functions as F
 
 from genolake_assets.transforms.annotate import annotate
@@ -23,6 +26,9 @@ INPUTS = ("sites", "clinvar")
 class AnnotateConfig(Config):
     assembly: str = "GRCh37"
     clinvar_release: Optional[str] = None  # a processed/clinvar partition key; default: the newest committed
+    # gx_suite fails when, with a new ClinVar release, the fraction of sites joined drops by more than this
+    # (relative to the previous annotation's fraction)
+    max_joined_fraction_drop: float = 0.1
 
 
 def newest_release(lakehouse: Lakehouse, commit_set: CommitSet) -> str | None:
@@ -43,9 +49,10 @@ def newest_release(lakehouse: Lakehouse, commit_set: CommitSet) -> str | None:
     description=ANNOTATED_VARIANTS.description + " Uses the newest ClinVar release unless configured.",
     metadata={"table": ANNOTATED_VARIANTS.qualified_name, "dagster/column_schema": column_schema(ANNOTATED_VARIANTS)},
     automation_condition=AutomationCondition.eager(),
+    check_specs=check_specs("annotated_variants"),
 )
 def annotated_variants(context, config: AnnotateConfig, spark: SparkResource, catalog: Catalog,
-                       query_engine: QueryEngine) -> MaterializeResult:
+                       query_engine: QueryEngine):
     lakehouse = catalog.lakehouse()
     lakehouse.ensure_tables()
     inputs = lakehouse.current_set()  # read every input at one recorded set, and say which
@@ -65,6 +72,18 @@ def annotated_variants(context, config: AnnotateConfig, spark: SparkResource, ca
         paths = sorted(glob.glob(f"{target}/**/*.parquet", recursive=True))
     else:
         context.log.warning("nothing to annotate yet: need at least one VCF and one ClinVar release")
+    sites_rows = lakehouse.stats("sites", inputs.snapshot("sites"))["rows"]
+    previous = _previous(context)
+    checks = table_checks("annotated_variants", read_arrow(paths, ANNOTATED_VARIANTS.name), sites_rows=sites_rows,
+                          previous_fraction=previous["fraction"] if previous["release"] not in (None, release) else None,
+                          max_drop=config.max_joined_fraction_drop)
+
+    def drop():
+        for path in paths:
+            os.remove(path)
+        lakehouse.discard_staging(staging)
+
+    yield from gate(checks, "annotated_variants", drop)
     try:
         commit_set = lakehouse.commit([Change(ANNOTATED_VARIANTS.name, lakehouse.publish(paths, staging), {})],
                                       operation="annotate", run_id=context.run_id)
@@ -75,4 +94,20 @@ def annotated_variants(context, config: AnnotateConfig, spark: SparkResource, ca
     metadata["assembly"] = config.assembly
     metadata["input_snapshots"] = {t: inputs.snapshot(t) for t in INPUTS}
     metadata["input_commit_id"] = inputs.commit_id or "none"
-    return MaterializeResult(metadata=metadata)
+    # the gx_suite computed it: sites with at least one ClinVar row / all sites (the next release is compared to it)
+    suite = next(r for r in checks if r.check_name == "gx_suite")
+    metadata["sites_joined_fraction"] = suite.metadata["joined_fraction"]
+    yield MaterializeResult(metadata=metadata)
+    yield from checks
+
+
+def _previous(context) -> dict:
+    """The ClinVar release and joined fraction of the last annotation (None before the first)."""
+    event = context.instance.get_latest_materialization_event(context.asset_key)
+    metadata = event.asset_materialization.metadata if event and event.asset_materialization else {}
+
+    def value(name):
+        entry = metadata.get(name)
+        return getattr(entry, "value", None)
+
+    return {"release": value("clinvar_release"), "fraction": value("sites_joined_fraction")}

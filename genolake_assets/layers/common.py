@@ -50,3 +50,22 @@ def to_markdown(data: pa.Table) -> str:
     for row in data.to_pylist():
         lines.append("| " + " | ".join(cell(row[n]) for n in names) + " |")
     return "\n".join(lines)
+
+
+def write_spark_table(df, staging_root: str, table: Table, prefix: str = "run") -> list[str]:
+    """Write a Spark DataFrame as new data files of ``table`` under ``staging_root``: one folder per partition
+    value, the partition columns kept inside the files (Iceberg's add_files reads them from the files)."""
+    import glob
+    import uuid
+
+    from pyspark.sql import functions as F
+
+    from genolake_assets.transforms.tables import data_dir
+
+    target = f"{data_dir(staging_root, table.name)}/{prefix}-{uuid.uuid4().hex[:12]}"
+    copies = {f"by_{c.name}": F.col(c.name) for c in table.partition_columns}
+    if copies:
+        df.withColumns(copies).repartition(*copies).write.partitionBy(*copies).parquet(target)
+    else:
+        df.coalesce(1).write.parquet(target)
+    return sorted(glob.glob(f"{target}/**/*.parquet", recursive=True))

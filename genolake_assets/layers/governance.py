@@ -63,7 +63,8 @@ def role_table(grants) -> str:
 @asset(
     key=["governance", "permissions"],
     deps=[POLICY_KEY, *[AssetKey(["catalog", t.name]) for t in CATALOGUED],
-          AssetKey(["annotated", "annotated_variants"]), AssetKey(["reports", "drug_response_report"])],
+          AssetKey(["annotated", "annotated_variants"]), AssetKey(["qc", "variant_qc"]), AssetKey(["qc", "sample_qc"]),
+          AssetKey(["reports", "drug_response_report"])],
     group_name="governance",
     kinds={"lakeformation", "duckdb"},
     owners=OWNERS,

@@ -8,9 +8,9 @@ per table, recorded as one snapshot set), so re-materializing a file replaces ex
 import os
 
 import pyarrow.dataset as ds
-from dagster import AssetKey, AssetSpec, Failure, MaterializeResult, MetadataValue, asset, multi_asset
+from dagster import AssetKey, AssetSpec, MaterializeResult, MetadataValue, asset, multi_asset
 
-from genolake_assets.checks import clinvar_check, failed, processed_check_specs, vcf_partition_checks
+from genolake_assets.checks import check_specs, gate, read_arrow, table_checks, vcf_file_checks
 from genolake_assets.partitions import clinvar_releases_partitions, vcf_files_partitions
 from genolake_assets.transforms import clinvar as clinvar_transform
 from genolake_assets.transforms.tables import CALLS, CLINVAR, SAMPLES, SITES, Table
@@ -71,7 +71,7 @@ def partition_metadata(lakehouse: Lakehouse, commit_set: CommitSet, table: Table
     name="processed_vcf",
     specs=[_spec(t, "vcf_files") for t in VCF_TABLES],
     partitions_def=vcf_files_partitions,
-    check_specs=[spec for t in VCF_TABLES for spec in processed_check_specs(t.name)],
+    check_specs=[spec for t in VCF_TABLES for spec in check_specs(t.name)],
     can_subset=False,
 )
 def processed_vcf(context, spark: SparkResource, storage: Storage, landing: LandingZone,
@@ -99,7 +99,7 @@ def processed_vcf(context, spark: SparkResource, storage: Storage, landing: Land
             reject(context, landing, storage, "vcf", path, source["location"], exc.to_dict(), raw_key=key)
         files = {t.name: [f for f in stats.files if f["table"] == t.name] for t in VCF_TABLES}
         paths = {name: [f["path"] for f in found] for name, found in files.items()}
-        checks = _gate(spark, paths, paths, stats.rows("samples"), source, discard)
+        checks = yield from _gate(spark, paths, paths, stats.rows("samples"), source, discard)
         published = {name: lakehouse.publish(found, staging) for name, found in paths.items()}
         yield from _commit(context, storage, lakehouse, key, source, files, published, stats.regions,
                            stats.warnings, checks)
@@ -107,16 +107,11 @@ def processed_vcf(context, spark: SparkResource, storage: Storage, landing: Land
         lakehouse.discard_staging(staging)
 
 
-def _gate(spark, paths: dict, local_paths: dict, n_samples: int, source: dict, drop) -> list:
-    """The blocking checks on a file's new data files (read from ``local_paths``); on failure the files are
-    dropped and nothing is committed."""
-    checks = vcf_partition_checks(spark.spark_session, local_paths, n_samples)
-    if failed(checks):
-        drop([p for group in paths.values() for p in group])
-        raise Failure(
-            description=f"{source['location']}: not published, blocking checks failed: " + "; ".join(failed(checks)),
-            allow_retries=False,
-        )
+def _gate(spark, paths: dict, local_paths: dict, n_samples: int, source: dict, drop):
+    """The checks on a file's new data files (read from ``local_paths``); when a blocking one fails, the results
+    are recorded, the files dropped and the step fails: nothing is committed. Returns the results otherwise."""
+    checks = vcf_file_checks(local_paths, n_samples, lambda: spark.spark_session)
+    yield from gate(checks, source["location"], lambda: drop([p for group in paths.values() for p in group]))
     return checks
 
 
@@ -130,7 +125,7 @@ def _processed_vcf_on_cluster(context, spark, storage, landing, lakehouse, vcf_j
     uris = {name: [f["path"] for f in found] for name, found in files.items()}
     # the checks read the job's files here (downloaded once; a cohort-scale gate belongs in the job: see README)
     local = {name: lakehouse.localize(found) for name, found in uris.items()}
-    checks = _gate(spark, uris, local, report["rows"]["samples"], source, lakehouse.delete_files)
+    checks = yield from _gate(spark, uris, local, report["rows"]["samples"], source, lakehouse.delete_files)
     localized = {name: [{**f, "path": p} for f, p in zip(files[name], local[name])] for name in files}
     yield from _commit(context, storage, lakehouse, key, source, localized, uris, report["regions"],
                        report.get("warnings") or {}, checks)
@@ -164,7 +159,7 @@ def _commit(context, storage, lakehouse, key, source, files, published, regions,
     owners=OWNERS,
     description=CLINVAR.description,
     metadata={"table": CLINVAR.qualified_name, "dagster/column_schema": column_schema(CLINVAR)},
-    check_specs=processed_check_specs("clinvar"),
+    check_specs=check_specs("clinvar"),
 )
 def clinvar(context, storage: Storage, landing: LandingZone, catalog: Catalog):
     key = context.partition_key
@@ -179,12 +174,13 @@ def clinvar(context, storage: Storage, landing: LandingZone, catalog: Catalog):
         lakehouse.discard_staging(staging)
         reject(context, landing, storage, "clinvar", path, source["location"], exc.to_dict(), raw_key=key)
     paths = [f["path"] for f in files]
-    check = clinvar_check(ds.dataset(paths, format="parquet").to_table().to_pandas())
-    if not check.passed:
+    checks = table_checks("clinvar", read_arrow(paths, "clinvar"))
+
+    def drop():
         discard(paths)
         lakehouse.discard_staging(staging)
-        raise Failure(description=f"{source['location']}: not published, blocking checks failed: "
-                      + "; ".join(failed([check])), allow_retries=False)
+
+    yield from gate(checks, source["location"], drop)
     try:
         commit_set = lakehouse.commit([Change("clinvar", lakehouse.publish(paths, staging), {"release": key})],
                                       operation="ingest", run_id=context.run_id, source_file=key)
@@ -194,4 +190,4 @@ def clinvar(context, storage: Storage, landing: LandingZone, catalog: Catalog):
     storage.mark_published("clinvar", key)
     metadata["source"] = source["location"]
     yield MaterializeResult(metadata=metadata)
-    yield check
+    yield from checks

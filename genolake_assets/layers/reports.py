@@ -7,8 +7,6 @@ import uuid
 
 import pyarrow.parquet as pq
 from dagster import (
-    AssetCheckResult,
-    AssetCheckSpec,
     AssetKey,
     AutomationCondition,
     Config,
@@ -19,7 +17,7 @@ from dagster import (
 
 from genolake_assets.transforms.report import DEFAULT_COHORT, DEFAULT_LIMIT, REPORT_INPUTS, with_inputs, drug_response_sql
 from genolake_assets.transforms.tables import DRUG_RESPONSE_REPORT, data_dir
-from quality.schemas import validate_report
+from genolake_assets.checks import check_specs, gate, table_checks
 from resources.interfaces import Catalog
 from resources.lakehouse import Change
 from resources.interfaces import QueryEngine
@@ -33,6 +31,7 @@ class ReportConfig(Config):
     limit: int = DEFAULT_LIMIT
 
 
+COHORT_SIZE_SQL = "SELECT count(DISTINCT sample_id) AS n FROM genolake.samples WHERE sample_id LIKE ?"
 REPORT_COLUMNS = ["rank", "rsid", "genotype", "frequency", "sample_count", "gene_symbol", "phenotype_list"]
 
 
@@ -50,12 +49,9 @@ REPORT_COLUMNS = ["rank", "rsid", "genotype", "frequency", "sample_count", "gene
     metadata={"table": DRUG_RESPONSE_REPORT.qualified_name,
               "dagster/column_schema": column_schema(DRUG_RESPONSE_REPORT)},
     automation_condition=AutomationCondition.eager(),
-    check_specs=[AssetCheckSpec("report_schema", asset=["reports", "drug_response_report"],
-                                description="pandera: frequencies in (0, 1], sorted, at most 1 per variant, "
-                                "well-formed genotypes")],
+    check_specs=check_specs("drug_response_report"),
 )
-def drug_response_report(context, config: ReportConfig, query_engine: QueryEngine,
-                         catalog: Catalog) -> MaterializeResult:
+def drug_response_report(context, config: ReportConfig, query_engine: QueryEngine, catalog: Catalog):
     lakehouse = catalog.lakehouse()
     lakehouse.ensure_tables()
     inputs = lakehouse.current_set()  # the report reads every input at this one recorded set
@@ -64,13 +60,20 @@ def drug_response_report(context, config: ReportConfig, query_engine: QueryEngin
     target = os.path.join(data_dir(staging, DRUG_RESPONSE_REPORT.name), f"report-{uuid.uuid4().hex[:12]}.parquet")
     os.makedirs(os.path.dirname(target), exist_ok=True)
     pq.write_table(report, target, compression="zstd")
+    cohort_size = query_engine.query_at(COHORT_SIZE_SQL, [config.cohort], inputs)["n"][0].as_py()
+    checks = table_checks(DRUG_RESPONSE_REPORT.name, report, cohort_size=cohort_size)
+
+    def drop():
+        os.remove(target)
+        lakehouse.discard_staging(staging)
+
+    yield from gate(checks, "drug_response_report", drop)
     try:
         commit_set = lakehouse.commit([Change(DRUG_RESPONSE_REPORT.name, lakehouse.publish([target], staging), {})],
                                       operation="report", run_id=context.run_id)
     finally:
         lakehouse.discard_staging(staging)
     metadata = register(catalog, query_engine, DRUG_RESPONSE_REPORT, commit_set)
-    cohort_size = report["cohort_size"][0].as_py() if report.num_rows else 0
     metadata.update(
         {
             "cohort": config.cohort,
@@ -80,12 +83,11 @@ def drug_response_report(context, config: ReportConfig, query_engine: QueryEngin
             "recompute": MetadataValue.text(f"genolake report --as-of {commit_set.snapshot(DRUG_RESPONSE_REPORT.name)}"
                                             f" --cohort '{config.cohort}'"),
             "report": MetadataValue.md(to_markdown(report.select(REPORT_COLUMNS))),
+            "samples_in_several_files": MetadataValue.text(
+                "A sample typed in several files counts once per variant and genotype; if its files disagree at a "
+                "variant it counts under each genotype they give (listed by the qc/sample_qc concordance check)."),
         }
     )
     context.log.info(f"drug-response report: {report.num_rows} rows, cohort {config.cohort} ({cohort_size} samples)")
-    outcome = validate_report(report.to_pandas())
-    return MaterializeResult(
-        metadata=metadata,
-        check_results=[AssetCheckResult(check_name="report_schema", passed=outcome.passed,
-                                         metadata={"errors": outcome.summary(), "rows": report.num_rows})],
-    )
+    yield MaterializeResult(metadata=metadata)
+    yield from checks

@@ -232,6 +232,69 @@ DRUG_RESPONSE_REPORT = Table(
     ),
 )
 
+VARIANT_QC = Table(
+    "variant_qc",
+    "qc",
+    "Variant QC: one row per site allele of each landed VCF (a row of sites), computed from the genotype counts "
+    "of sites (hom-ref genotypes are never expanded): call rate, allele frequency, minor allele frequency, observed "
+    "vs expected heterozygosity, Hardy-Weinberg exact test (Wigginton et al. 2005) and the flags of the thresholds.",
+    (
+        C("start", "bigint", "0-based start of the site", False),
+        C("ref", "string", "Reference allele", False),
+        C("alt", "string", "This row's alternate allele", False),
+        C("alt_index", "smallint", "Index of the ALT in the VCF record", False),
+        C("rsid", "string", "VCF ID column, null for '.'"),
+        C("is_snv", "boolean", "REF and ALT are single bases (A, C, G, T)", False),
+        C("n_samples", "int", "Samples in the file", False),
+        C("n_called", "int", "Samples without a missing allele (n_hom_ref + n_het + n_hom_alt)", False),
+        C("call_rate", "double", "n_called / n_samples, null for a file without samples"),
+        C("n_hom_ref", "int", "Samples with no copy of this ALT", False),
+        C("n_het", "int", "Samples heterozygous for this ALT", False),
+        C("n_hom_alt", "int", "Samples homozygous for this ALT", False),
+        C("af", "double", "Allele frequency of this ALT over called alleles (sites.af)"),
+        C("maf", "double", "Minor allele frequency: min(af, 1 - af)"),
+        C("het_observed", "double", "n_het / n_called"),
+        C("het_expected", "double", "2 p q from the genotype counts (Hardy-Weinberg expectation)"),
+        C("hwe_p", "double", "Hardy-Weinberg exact test p-value (mid-p when hwe_midp), null for haploid sites or "
+          "no called samples"),
+        C("hwe_midp", "boolean", "hwe_p is the mid-p variant (plink --hardy midp)", False),
+        C("low_call_rate", "boolean", "call_rate below the run's min_call_rate", False),
+        C("low_maf", "boolean", "maf below the run's min_maf", False),
+        C("hwe_failed", "boolean", "hwe_p below the run's min_hwe_p", False),
+        C("qc_pass", "boolean", "None of the flags is set", False),
+    ),
+    (SOURCE_FILE, CHROMOSOME),
+    ("chromosome", "start"),
+)
+
+SAMPLE_QC = Table(
+    "sample_qc",
+    "qc",
+    "Sample QC: one row per sample of each landed VCF, counted over the file's site alleles (rows of sites) from "
+    "calls without expanding hom-ref genotypes: call rate, heterozygosity rate, non-reference count and Ti/Tv of "
+    "its SNVs (bcftools stats -s - semantics).",
+    (
+        C("sample_id", "string", "Sample ID as in the VCF header", False, classification="identifier"),
+        C("n_sites", "bigint", "Site alleles of the file (rows of sites)", False),
+        C("n_called", "bigint", "Site alleles where the sample has no missing allele", False),
+        C("call_rate", "double", "n_called / n_sites, null for a file without sites"),
+        C("n_hom_ref", "bigint", "Homozygous reference (no row in calls)", False),
+        C("n_het", "bigint", "Heterozygous for the site's ALT", False),
+        C("n_hom_alt", "bigint", "Homozygous for the site's ALT", False),
+        C("n_missing", "bigint", "With a missing allele", False),
+        C("n_non_ref", "bigint", "n_het + n_hom_alt", False),
+        C("het_rate", "double", "n_het / n_called"),
+        C("n_transitions", "bigint", "Non-reference SNV genotypes whose ALT is a transition (A<->G, C<->T)", False),
+        C("n_transversions", "bigint", "Non-reference SNV genotypes whose ALT is a transversion", False),
+        C("n_indels", "bigint", "Non-reference genotypes at indels (plain REF and ALT of different lengths; symbolic alleles and MNPs are neither)", False),
+        C("ti_tv", "double", "n_transitions / n_transversions, null when no transversion"),
+        C("low_call_rate", "boolean", "call_rate below the run's min_sample_call_rate", False),
+        C("qc_pass", "boolean", "No flag is set", False),
+    ),
+    (SOURCE_FILE,),
+    ("source_file", "sample_id"),
+)
+
 # Not a data table: one row per recorded snapshot set (see resources/lakehouse.py). Its snapshots carry the
 # snapshot id of every table, so readers read all tables at one consistent point.
 COMMIT_LOG = Table(
@@ -253,5 +316,5 @@ COMMIT_LOG = Table(
 )
 
 TABLES: dict[str, Table] = {
-    t.name: t for t in (SITES, CALLS, SAMPLES, CLINVAR, ANNOTATED_VARIANTS, DRUG_RESPONSE_REPORT)
+    t.name: t for t in (SITES, CALLS, SAMPLES, CLINVAR, ANNOTATED_VARIANTS, VARIANT_QC, SAMPLE_QC, DRUG_RESPONSE_REPORT)
 }

@@ -11,7 +11,6 @@ import re
 import subprocess
 import sys
 
-import pyarrow as pa
 import pytest
 
 from genolake_assets.aws_demo import demo_environment
@@ -19,18 +18,15 @@ from genolake_assets.transforms.tables import TABLES
 from resources.aws import client
 from resources.lakehouse import Lakehouse
 
-from ..conftest import CLINVAR, ROOT, VCF_COMT, VCF_CYP2D6
+from ..conftest import DEMO_FILES, ROOT, cli_env
+from ..e2e.test_demo_checks import check_failures
 
 pytestmark = pytest.mark.slow
-FILES = [str(VCF_CYP2D6), str(VCF_COMT), str(CLINVAR)]
+FILES = [str(path) for path in DEMO_FILES]
 KEYED = ("source_file", "release", "clinvar_release")
 
 
-def _env(home, extra=None) -> dict:
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("AWS_", "GENOLAKE_"))}
-    env.update(GENOLAKE_HOME=str(home), DAGSTER_HOME=str(home / "dagster"), GX_ANALYTICS_ENABLED="false",
-               DAGSTER_DISABLE_TELEMETRY="1", SPARK_LOCAL_IP="127.0.0.1", **(extra or {}))
-    return env
+_env = cli_env
 
 
 def _genolake(*args, env):
@@ -56,13 +52,14 @@ def _rows(lakehouse: Lakehouse, name: str) -> list[dict]:
     return sorted(rows, key=lambda r: repr(sorted(r.items())))
 
 
-def test_demo_aws_tables_equal_local_mode(aws, tmp_path, monkeypatch):
-    local_home, aws_home = tmp_path / "local", tmp_path / "aws"
-    _genolake("ingest", *FILES, env=_env(local_home))
+def test_demo_aws_tables_equal_local_mode(aws, demo_home, tmp_path, monkeypatch):
+    local_home, aws_home = demo_home[0], tmp_path / "aws"  # the local demo (tests/conftest.py), shared
     shown = _genolake("demo-aws", "--endpoint", aws, *FILES, env=_env(aws_home))
     assert "s3_landing_sensor" in shown.stderr or "ok" in shown.stderr
     assert "(19 rows)" in shown.stdout  # the report printed, as in `make demo`
-    assert "ok governance/permissions: 11 grants for 3 roles (aws;" in shown.stderr
+    assert "ok governance/permissions: 14 grants for 3 roles (aws;" in shown.stderr
+    failed, missing, _ = check_failures(aws_home / "dagster")  # every check passes in aws mode too
+    assert not failed and not missing, (failed, missing)
 
     for name, value in demo_environment(aws).items():
         monkeypatch.setenv(name, value)

@@ -14,12 +14,10 @@ ReceiveMessage at 1,000): the queue test makes two of moto's helpers compute the
 from __future__ import annotations
 
 import hashlib
-import json
 import time
 from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime, timedelta, timezone
-from urllib.parse import quote_plus
 
 import pytest
 from dagster import DagsterInstance, SensorResult, build_sensor_context

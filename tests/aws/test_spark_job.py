@@ -4,7 +4,6 @@ S3 instead of EMR Serverless. Its data files, read back from S3, must hold exact
 writes for the same file, at the same relative paths; a rejected file comes back as a reason, not as files."""
 
 import os
-import shutil
 import sys
 from pathlib import Path
 

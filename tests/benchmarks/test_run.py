@@ -14,7 +14,7 @@ KEYS = ["size", "genolake_genotypes_per_s", "bcftools_view_genotypes_per_s", "bc
 
 def test_bench_prints_the_table_and_writes_latest_json(tmp_path):
     env = {**os.environ, "HAIL_PYTHON": str(tmp_path / "no-hail" / "python")}
-    done = subprocess.run([sys.executable, "-m", "benchmarks.run", "--records", "400", "--out", str(tmp_path / "out"),
+    done = subprocess.run([sys.executable, "-m", "benchmarks.run", "--records", "400", "--check-runs", "1", "--out", str(tmp_path / "out"),
                            "--data", str(tmp_path / "data")], cwd=ROOT, env=env, capture_output=True, text=True,
                           timeout=600)
     assert done.returncode == 0, done.stderr[-3000:]
@@ -36,7 +36,11 @@ def test_bench_prints_the_table_and_writes_latest_json(tmp_path):
     assert 0.03 * result["genotypes"] < result["genolake_calls_rows"] < 0.08 * result["genotypes"]
     assert result["first_file_untouched"] is True and result["second_file_bytes_written"] > 0
     assert result["report_rows"] > 0 and result["lookup_rows"] > 0
-    for row in ("| bcftools view -Ou |", "| genolake ingest", "| Hail import_vcf",
+    # the per-file check figure: every check of one single-sample file, in-process vs on Spark
+    checks = result["checks"]
+    assert checks["checks"] >= 8 and checks["samples"] == 1 and checks["runs"] == 1
+    assert checks["in_process_seconds"] > 0 and checks["spark_seconds"] > 0
+    for row in ("per-file checks (", "| bcftools view -Ou |", "| genolake ingest", "| Hail import_vcf",
                 "commit (Iceberg, 3 tables + views)"):
         assert row in done.stdout
     assert "\n".join(result["table"]) in done.stdout

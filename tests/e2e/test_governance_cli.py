@@ -35,7 +35,7 @@ def test_demo_roles_see_exactly_what_the_policy_declares(spark, home, tmp_path):
     instance = DagsterInstance.get()
     event = instance.get_latest_materialization_event(AssetKey(["governance", "permissions"]))
     metadata = event.asset_materialization.metadata
-    assert metadata["grants"].value == 11 and metadata["roles"].value == 3
+    assert metadata["grants"].value == 14 and metadata["roles"].value == 3
     assert "researcher" in metadata["what each role sees"].value
     key = AssetCheckKey(AssetKey(["governance", "permissions"]), "matches_policy")
     (record,) = instance.event_log_storage.get_asset_check_execution_history(key, limit=1)

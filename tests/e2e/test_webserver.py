@@ -16,6 +16,7 @@ pytestmark = pytest.mark.slow
 ROOT = Path(__file__).resolve().parents[2]
 
 from tests.test_definitions import EXPECTED as EXPECTED_GROUPS  # noqa: E402  (one snapshot of keys and groups)
+from tests.test_definitions import TABLE_ASSETS  # noqa: E402
 
 EXPECTED_EDGES = {
     ("raw/vcf_files", "processed/sites"),
@@ -140,8 +141,8 @@ def asset_nodes(webserver):
 
 def test_asset_keys_and_groups(asset_nodes):
     assert {key: node["groupName"] for key, node in asset_nodes.items()} == EXPECTED_GROUPS
-    assert {node["groupName"] for node in asset_nodes.values()} == {"raw", "processed", "catalog", "annotated", "reports",
-                                                                   "governance"}
+    assert {node["groupName"] for node in asset_nodes.values()} == {"raw", "processed", "catalog", "annotated", "qc",
+                                                                   "reports", "governance"}
 
 
 def test_asset_dependencies(asset_nodes):
@@ -165,8 +166,9 @@ def test_landing_sensor_is_registered(webserver):
 
 
 def test_asset_checks(asset_nodes):
-    for key in ("processed/sites", "processed/calls", "processed/samples", "processed/clinvar",
-                "reports/drug_response_report", "governance/permissions"):
+    for key in (*TABLE_ASSETS, "governance/permissions"):
         result = asset_nodes[key]["assetChecksOrError"]
         assert result["__typename"] == "AssetChecks", f"{key}: {result}"
         assert result["checks"], f"{key} has no asset checks"
+        if key != "governance/permissions":  # every table: a pandera schema and a Great Expectations suite
+            assert {"schema", "gx_suite"} <= {c["name"] for c in result["checks"]}, key

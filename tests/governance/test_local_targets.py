@@ -210,7 +210,7 @@ def test_lake_formation_and_the_local_views_hold_the_same_grants(home, lake, tmp
     roles = {spec.principal: role for role, spec in load_policy(policy).roles.items()}
     seen_in_aws = {(roles[g.principal], g.table, g.columns, g.row_filter, g.permissions) for g in cloud.actual()}
     seen_locally = {(g.role, g.table, g.columns, g.row_filter, g.permissions) for g in local.actual()}
-    assert seen_in_aws == seen_locally and len(seen_locally) == 11
+    assert seen_in_aws == seen_locally and len(seen_locally) == 14
     principals = {p["Principal"]["DataLakePrincipalIdentifier"] for p in lake.list_permissions()[
         "PrincipalResourcePermissions"]}
     assert "IAM_ALLOWED_PRINCIPALS" not in principals and "arn:aws:iam::123456789012:role/by-hand" not in principals

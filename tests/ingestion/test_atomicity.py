@@ -11,7 +11,7 @@ import pytest
 from typer.testing import CliRunner
 
 from genolake_assets.cli import app
-from resources.lakehouse import PAUSE_ENV, Change, Lakehouse, local_path
+from resources.lakehouse import PAUSE_ENV, Lakehouse, local_path
 from resources.query import DuckDBQueryEngine
 from tests.conftest import ROOT, VCF_100, VCF_COMT, VCF_CYP2D6, copy_with_index
 

@@ -1,0 +1,166 @@
+"""QC layer: variant QC per site and file, sample QC per sample and file (Spark over the catalogued sites, calls
+and samples; hom-ref genotypes are never expanded), committed as Iceberg tables and checked before they are."""
+
+import os
+
+from dagster import AssetKey, AutomationCondition, Config, MaterializeResult, MetadataValue, asset
+
+from genolake_assets.checks import check_specs, gate, read_arrow, result, table_checks
+from genolake_assets.transforms import qc as qc_transform
+from genolake_assets.transforms.tables import SAMPLE_QC, VARIANT_QC, Table
+from resources.interfaces import Catalog, QueryEngine
+from resources.lakehouse import Change
+from resources.spark import SparkResource
+
+from .catalog import register
+from .common import OWNERS, column_schema, write_spark_table
+
+_DEFAULTS = qc_transform.QcThresholds()
+
+
+class QcConfig(Config):
+    """QC thresholds (run config of qc/variant_qc and qc/sample_qc): a site or sample below one is flagged."""
+
+    min_call_rate: float = _DEFAULTS.min_call_rate  # sites: called samples / samples
+    min_maf: float = _DEFAULTS.min_maf  # sites: minor allele frequency
+    min_hwe_p: float = _DEFAULTS.min_hwe_p  # sites: Hardy-Weinberg exact test p-value
+    hwe_midp: bool = _DEFAULTS.hwe_midp  # the mid-p variant of the exact test (plink --hardy midp)
+    min_sample_call_rate: float = _DEFAULTS.min_sample_call_rate  # samples: called site alleles / site alleles
+
+    def thresholds(self) -> "qc_transform.QcThresholds":
+        return qc_transform.QcThresholds(min_call_rate=self.min_call_rate, min_maf=self.min_maf,
+                                         min_hwe_p=self.min_hwe_p, hwe_midp=self.hwe_midp,
+                                         min_sample_call_rate=self.min_sample_call_rate)
+
+
+def _inputs(spark, lakehouse, inputs, names):
+    """Spark DataFrames of the catalogued tables at one recorded set (None for a table with no rows yet)."""
+    session = spark.spark_session
+    frames = {}
+    for name in names:
+        files = lakehouse.localize([f.path for f in lakehouse.files(name, inputs.snapshot(name))])
+        frames[name] = session.read.parquet(*files) if files else None
+    return frames
+
+
+def _publish(context, lakehouse, catalog, query_engine, table: Table, df, checks_for, what: str):
+    """Write, check, commit (write-audit-publish); returns (commit metadata, the check results, staged rows)."""
+    staging = lakehouse.staging_root()
+    paths = write_spark_table(df, staging, table) if df is not None else []
+    staged = read_arrow(paths, table.name)
+    checks = checks_for(staged)
+
+    def drop():
+        for path in paths:
+            os.remove(path)
+        lakehouse.discard_staging(staging)
+
+    yield from gate(checks, what, drop)
+    try:
+        commit_set = lakehouse.commit([Change(table.name, lakehouse.publish(paths, staging), {})],
+                                      operation="qc", run_id=context.run_id)
+    finally:
+        lakehouse.discard_staging(staging)
+    return register(catalog, query_engine, table, commit_set), checks, staged
+
+
+def _flag_counts(staged, flags: list[str]) -> dict:
+    import pyarrow.compute as pc
+
+    return {name: int(pc.sum(pc.cast(staged[name], "int64")).as_py() or 0) if staged.num_rows else 0
+            for name in flags}
+
+
+@asset(
+    key=["qc", "variant_qc"],
+    deps=[AssetKey(["catalog", "sites"]), AssetKey(["catalog", "samples"])],
+    group_name="qc",
+    kinds={"spark", "iceberg"},
+    owners=OWNERS,
+    description=VARIANT_QC.description,
+    metadata={"table": VARIANT_QC.qualified_name, "dagster/column_schema": column_schema(VARIANT_QC)},
+    automation_condition=AutomationCondition.eager(),
+    check_specs=check_specs("variant_qc"),
+)
+def variant_qc(context, config: QcConfig, spark: SparkResource, catalog: Catalog, query_engine: QueryEngine):
+    lakehouse = catalog.lakehouse()
+    lakehouse.ensure_tables()
+    inputs = lakehouse.current_set()
+    frames = _inputs(spark, lakehouse, inputs, ["sites", "samples"])
+    thresholds = config.thresholds()
+    df = None
+    if frames["sites"] is not None:
+        samples = frames["samples"]
+        df = qc_transform.variant_qc(frames["sites"], samples, thresholds)
+    sites_rows = lakehouse.stats("sites", inputs.snapshot("sites"))["rows"]
+    metadata, checks, staged = yield from _publish(
+        context, lakehouse, catalog, query_engine, VARIANT_QC, df,
+        lambda staged: table_checks(VARIANT_QC.name, staged, sites_rows=sites_rows), "variant_qc")
+    flags = _flag_counts(staged, ["low_call_rate", "low_maf", "hwe_failed", "qc_pass"])
+    metadata.update({
+        "thresholds": MetadataValue.json(thresholds.__dict__),
+        "flagged_low_call_rate": flags["low_call_rate"],
+        "flagged_low_maf": flags["low_maf"],
+        "flagged_hwe": flags["hwe_failed"],
+        "sites_passing_qc": flags["qc_pass"],
+        "input_snapshots": {t: inputs.snapshot(t) for t in ("sites", "samples")},
+    })
+    context.log.info(f"variant_qc: {staged.num_rows} site alleles, {flags['qc_pass']} pass; flagged: "
+                     f"{flags['low_call_rate']} call rate, {flags['low_maf']} MAF, {flags['hwe_failed']} HWE")
+    yield MaterializeResult(metadata=metadata)
+    yield from checks
+
+
+@asset(
+    key=["qc", "sample_qc"],
+    deps=[AssetKey(["catalog", "sites"]), AssetKey(["catalog", "calls"]), AssetKey(["catalog", "samples"])],
+    group_name="qc",
+    kinds={"spark", "iceberg"},
+    owners=OWNERS,
+    description=SAMPLE_QC.description,
+    metadata={"table": SAMPLE_QC.qualified_name, "dagster/column_schema": column_schema(SAMPLE_QC)},
+    automation_condition=AutomationCondition.eager(),
+    check_specs=check_specs("sample_qc"),
+)
+def sample_qc(context, config: QcConfig, spark: SparkResource, catalog: Catalog, query_engine: QueryEngine):
+    lakehouse = catalog.lakehouse()
+    lakehouse.ensure_tables()
+    inputs = lakehouse.current_set()
+    frames = _inputs(spark, lakehouse, inputs, ["sites", "calls", "samples"])
+    thresholds = config.thresholds()
+    df, found = None, None
+    if all(frames[t] is not None for t in ("sites", "calls", "samples")):
+        df = qc_transform.sample_qc(frames["calls"], frames["sites"], frames["samples"], thresholds)
+        found = qc_transform.discordant_genotypes(frames["calls"], frames["sites"], frames["samples"]).toArrow()
+    samples_rows = lakehouse.stats("samples", inputs.snapshot("samples"))["rows"]
+
+    def checks_for(staged):
+        return [*table_checks(SAMPLE_QC.name, staged, samples_rows=samples_rows),
+                result("sample_qc", "concordance", concordance_outcome(found))]
+
+    metadata, checks, staged = yield from _publish(context, lakehouse, catalog, query_engine, SAMPLE_QC, df,
+                                                   checks_for, "sample_qc")
+    flags = _flag_counts(staged, ["low_call_rate", "qc_pass"])
+    metadata.update({
+        "thresholds": MetadataValue.json({"min_sample_call_rate": thresholds.min_sample_call_rate}),
+        "flagged_low_call_rate": flags["low_call_rate"],
+        "samples_passing_qc": flags["qc_pass"],
+        "discordant_samples": len(set(found["sample_id"].to_pylist())) if found is not None else 0,
+        "input_snapshots": {t: inputs.snapshot(t) for t in ("sites", "calls", "samples")},
+    })
+    yield MaterializeResult(metadata=metadata)
+    yield from checks
+
+
+def concordance_outcome(found):
+    """Warn (never block) when a sample typed in several files has discordant genotypes at a shared site."""
+    from quality.outcome import SAMPLE_ROWS, CheckOutcome
+
+    if found is None or not found.num_rows:
+        return CheckOutcome(True, engine="spark", details={"discordant_samples": 0, "discordant_genotypes": 0})
+    samples = sorted(set(found["sample_id"].to_pylist()))
+    shown = ", ".join(samples[:20]) + (" ..." if len(samples) > 20 else "")
+    return CheckOutcome(False, f"{len(samples)} sample(s) typed in several files disagree at {found.num_rows} "
+                        f"site(s): {shown}", found.num_rows, found.slice(0, SAMPLE_ROWS), engine="spark",
+                        details={"discordant_samples": len(samples), "discordant_genotypes": found.num_rows,
+                                 "samples": ", ".join(samples[:100])})
