@@ -147,14 +147,16 @@ SMALL_ROWS = 100_000  # up to this many rows a file's tables are validated in th
 
 def read_arrow(paths: list[str], table: str):
     """A run's data files of ``table`` as one Arrow table with the contract's columns (empty when no files)."""
+    import pyarrow as pa
     import pyarrow.dataset as ds
 
-    from resources.lakehouse import arrow_schema
+    from genolake_assets.transforms.tables import TABLES
+    from quality.schemas import arrow_type
 
-    schema = arrow_schema(table)
+    contract = TABLES[table]
     if not paths:
-        return schema.empty_table()
-    return ds.dataset(paths, format="parquet").to_table(columns=schema.names)
+        return pa.schema([pa.field(c.name, arrow_type(c.type), c.nullable) for c in contract.all_columns]).empty_table()
+    return ds.dataset(paths, format="parquet").to_table(columns=contract.column_names)
 
 
 def vcf_file_checks(files: dict[str, list[str]], n_samples: int, spark_session=None) -> list[AssetCheckResult]:

@@ -447,7 +447,7 @@ def _governance(target: Optional[str]):
     return aws_resources()["governance"]
 
 
-def _show_plan(plan, desired) -> None:
+def _show_plan(plan) -> None:
     from governance.plan import render
 
     out.print(render(plan), markup=False, highlight=False)
@@ -459,30 +459,29 @@ def _show_plan(plan, desired) -> None:
 def governance_plan(policy: Optional[Path] = POLICY, target: Optional[str] = TARGET):
     """Print what apply would change: grants to add, to change, to revoke (drift included)."""
     from governance.model import PolicyError
-    from resources.aws import AwsError
+    from resources.aws import AwsConfigError, AwsError
 
     try:
-        plan, desired = _governance(target).plan(policy)
-    except (PolicyError, AwsError) as exc:
+        plan, _ = _governance(target).plan(policy)
+    except (PolicyError, AwsConfigError, AwsError) as exc:
         _fail(exc)
-    _show_plan(plan, desired)
+    _show_plan(plan)
 
 
 @governance_app.command("apply")
 def governance_apply(policy: Optional[Path] = POLICY, target: Optional[str] = TARGET):
     """Make the target's grants exactly the policy's (adds, changes, revokes what is not declared)."""
     from governance.model import PolicyError
-    from resources.aws import AwsError
+    from resources.aws import AwsConfigError, AwsError
 
-    governance = _governance(target)
     try:
-        plan = governance.apply(policy)
-    except (PolicyError, AwsError) as exc:
+        plan = _governance(target).apply(policy)
+    except (PolicyError, AwsConfigError, AwsError) as exc:
         _fail(exc)
     if plan.empty:
         out.print("No changes.")
         return
-    _show_plan(plan, None)
+    _show_plan(plan)
     counts = plan.counts()
     out.print(f"Apply complete! {counts['add']} added, {counts['change']} changed, {counts['revoke']} revoked.")
 

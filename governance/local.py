@@ -52,13 +52,15 @@ def _selectable(grants: Iterable[Grant], role: str) -> dict[str, Grant]:
 # -- the applied state ---------------------------------------------------------------------------------------------
 def read_applied(con) -> list[Grant]:
     """The grants the last ``apply`` recorded (empty before the first)."""
-    try:
-        rows = con.execute(f"SELECT principal, database, table_name, permissions, columns, row_filter, role "
-                           f"FROM {GRANTS_TABLE}").fetchall()
-    except Exception as exc:  # no _governance schema yet
-        if "does not exist" in str(exc) or "Catalog Error" in str(exc):
-            return []
-        raise
+    schema, table = GRANTS_TABLE.split(".")
+    recorded = con.execute(
+        "SELECT count(*) FROM information_schema.tables "
+        "WHERE table_catalog = current_database() AND table_schema = ? AND table_name = ?", [schema, table]
+    ).fetchone()[0]
+    if not recorded:  # no apply yet
+        return []
+    rows = con.execute(f"SELECT principal, database, table_name, permissions, columns, row_filter, role "
+                       f"FROM {GRANTS_TABLE}").fetchall()
     return sorted(Grant(principal=p, database=d, table=t, permissions=tuple(json.loads(perms)),
                         columns=None if cols is None else tuple(json.loads(cols)), row_filter=rf, role=role)
                   for p, d, t, perms, cols, rf, role in rows)

@@ -413,6 +413,8 @@ def _validate_arrow(table_name: str, data) -> CheckOutcome:
 def _outcome(data, problems, other, by_rule: dict[str, tuple[int, set | None]], table_name: str,
              failing_rows: int | None = None, sample=None) -> CheckOutcome:
     """Assemble the outcome. by_rule: rule name -> (failing rows, row positions or None)."""
+    import pyarrow as pa
+
     order = {r.name: i for i, r in enumerate(rules(table_name))}
     messages = [m for _, m in problems] + list(dict.fromkeys(other))
     counts = {name: n for name, (n, _) in sorted(by_rule.items(), key=lambda kv: order.get(kv[0], 1 << 30)) if n}
@@ -427,7 +429,7 @@ def _outcome(data, problems, other, by_rule: dict[str, tuple[int, set | None]], 
         else:
             positions = sorted(set().union(*(rows for _, rows in by_rule.values() if rows)))
         failing_rows = len(positions)
-        sample = data.take(positions[:SAMPLE_ROWS])
+        sample = data.take(pa.array(positions[:SAMPLE_ROWS], pa.int64()))
     return CheckOutcome(False, f"{TABLES[table_name].name}: " + "; ".join(messages), failing_rows, sample, details,
                         engine="pandera")
 

@@ -58,22 +58,17 @@ def upload_job(jobs_uri: str, region: str | None = None) -> dict[str, str]:
     return uploaded
 
 
-def _pipes_client_class():
+def _pipes_client(**kwargs):
+    """A ``PipesEMRServerlessClient`` for messages through S3 (the job writes them with PipesS3MessageWriter; the
+    reader polls the bucket for the whole session). The stock client only wires CloudWatch after the run and warns,
+    wrongly here, that no messages will arrive; its post-run step is not needed with an S3 reader, so it is skipped."""
     from dagster_aws.pipes import PipesEMRServerlessClient
 
     class PipesEMRServerlessS3Client(PipesEMRServerlessClient):
-        """Messages through S3 (the job writes them with PipesS3MessageWriter; the reader polls the bucket for the
-        whole session). The stock client only wires CloudWatch after the run and warns, wrongly here, that no
-        messages will arrive; its post-run step is not needed with an S3 reader."""
-
         def _read_messages(self, context, session, response):
             return None
 
-    return PipesEMRServerlessS3Client
-
-
-def _PipesEMRServerlessS3Client(**kwargs):
-    return _pipes_client_class()(**kwargs)
+    return PipesEMRServerlessS3Client(**kwargs)
 
 
 class VcfClusterJob(ConfigurableResource):
@@ -119,7 +114,7 @@ class VcfClusterJob(ConfigurableResource):
 
         bucket, _ = split_uri(self.jobs_uri, "GENOLAKE_JOBS_URI")
         region = self.region or None
-        pipes = _PipesEMRServerlessS3Client(
+        pipes = _pipes_client(
             client=client("emr-serverless", region),
             message_reader=PipesS3MessageReader(bucket=bucket, client=client("s3", region),
                                                 interval=min(self.poll_interval, 10.0)),

@@ -106,7 +106,7 @@ class LakeFormationGovernance(GovernanceTarget):
     def target(self) -> str:
         return "aws"
 
-    def _clients(self):
+    def _lf(self):
         from .aws import client
 
         return client("lakeformation", self.region or None)
@@ -128,7 +128,7 @@ class LakeFormationGovernance(GovernanceTarget):
 
         tables = self._tables()
         with aws_errors(f"reading Lake Formation permissions on {self.database}"):
-            grants, notes = read_actual(self._clients(), self.database, list(tables), columns_of=tables)
+            grants, notes = read_actual(self._lf(), self.database, list(tables), columns_of=tables)
         from governance.model import PolicyError
 
         try:
@@ -153,7 +153,7 @@ class LakeFormationGovernance(GovernanceTarget):
         from .aws import aws_errors
 
         plan, _ = self.plan(path)
-        lf = self._clients()
+        lf = self._lf()
         tables = self._tables()
         with aws_errors(f"applying Lake Formation permissions on {self.database}"):
             sync_lf_tags(lf, self.database, classified_columns(), columns_of=tables)

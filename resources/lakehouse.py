@@ -272,7 +272,7 @@ class Lakehouse:
             shutil.rmtree(staging_root, ignore_errors=True)
 
     def delete_files(self, uris: list[str]) -> None:
-        """Remove data files that will not be committed (a cluster job's output that failed its checks)."""
+        """Remove data files that will not be committed (failed checks, a rejected file): local paths or URIs."""
         for uri in uris:
             fs, path = _filesystem(self.table(COMMIT_LOG.name, refresh=False), uri)
             try:
@@ -682,9 +682,3 @@ def _arrow_schema(table) -> pa.Schema:
 
     return schema_to_pyarrow(table.schema(), include_field_ids=False)
 
-
-def arrow_schema(name: str) -> pa.Schema:
-    """The Arrow schema of a table contract (as the Iceberg table stores it)."""
-    from pyiceberg.io.pyarrow import schema_to_pyarrow
-
-    return schema_to_pyarrow(iceberg_schema(TABLES[name]), include_field_ids=False)

@@ -1,4 +1,4 @@
-"""Annotated layer: sites joined to the newest ClinVar release (Spark), committed as an Iceberg table."""
+"""Annotated layer: sites joined to the newest ClinVar release (Spark), checked, then committed as an Iceberg table."""
 
 import glob
 import os
@@ -6,10 +6,9 @@ import uuid
 from typing import Optional
 
 from dagster import AssetKey, AutomationCondition, Config, MaterializeResult, asset
-
-from genolake_assets.checks import check_specs, gate, read_arrow, table_checks
 from pyspark.sql import functions as F
 
+from genolake_assets.checks import check_specs, gate, read_arrow, table_checks
 from genolake_assets.transforms.annotate import annotate
 from genolake_assets.transforms.tables import ANNOTATED_VARIANTS, data_dir
 from resources.interfaces import Catalog

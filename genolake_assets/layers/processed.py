@@ -5,8 +5,6 @@ on exactly those files, one commit replaces the file's rows in sites, calls and 
 per table, recorded as one snapshot set), so re-materializing a file replaces exactly its rows.
 """
 
-import os
-
 import pyarrow.dataset as ds
 from dagster import AssetKey, AssetSpec, MaterializeResult, MetadataValue, asset, multi_asset
 
@@ -39,15 +37,6 @@ def _spec(table: Table, upstream: str) -> AssetSpec:
         partitions_def=vcf_files_partitions if upstream == "vcf_files" else clinvar_releases_partitions,
         metadata={"table": table.qualified_name, "dagster/column_schema": column_schema(table)},
     )
-
-
-def discard(paths: list[str]) -> None:
-    """Data files of a run that will not be committed (rejected file, failed checks)."""
-    for path in paths:
-        try:
-            os.remove(path)
-        except FileNotFoundError:
-            pass
 
 
 def partition_metadata(lakehouse: Lakehouse, commit_set: CommitSet, table: Table, files: list[dict]) -> dict:
@@ -99,7 +88,7 @@ def processed_vcf(context, spark: SparkResource, storage: Storage, landing: Land
             reject(context, landing, storage, "vcf", path, source["location"], exc.to_dict(), raw_key=key)
         files = {t.name: [f for f in stats.files if f["table"] == t.name] for t in VCF_TABLES}
         paths = {name: [f["path"] for f in found] for name, found in files.items()}
-        checks = yield from _gate(spark, paths, paths, stats.rows("samples"), source, discard)
+        checks = yield from _gate(spark, paths, paths, stats.rows("samples"), source, lakehouse.delete_files)
         published = {name: lakehouse.publish(found, staging) for name, found in paths.items()}
         yield from _commit(context, storage, lakehouse, key, source, files, published, stats.regions,
                            stats.warnings, checks)
@@ -177,7 +166,7 @@ def clinvar(context, storage: Storage, landing: LandingZone, catalog: Catalog):
     checks = table_checks("clinvar", read_arrow(paths, "clinvar"))
 
     def drop():
-        discard(paths)
+        lakehouse.delete_files(paths)
         lakehouse.discard_staging(staging)
 
     yield from gate(checks, source["location"], drop)

@@ -79,7 +79,20 @@ def test_demo_roles_see_exactly_what_the_policy_declares(spark, home, tmp_path):
     assert _json("--role", "researcher", "--policy", other, "SELECT sample_id FROM genolake.samples") == [
         {"sample_id": "HG00096"}]
     planned = _run("governance", "plan", "--policy", other).stdout
-    assert "~ change researcher on genolake.samples" in planned and "2 to change" in planned
+    assert "~ change researcher on genolake.samples" in planned and "3 to change" in planned  # calls, samples, sample_qc
     _run("governance", "apply", "--policy", other)
     assert _json("--role", "researcher", "SELECT sample_id FROM genolake.samples") == [{"sample_id": "HG00096"}]
-    assert "2 to change" in _run("governance", "plan").stdout  # the shipped file differs from what is applied now
+    assert "3 to change" in _run("governance", "plan").stdout  # the shipped file differs from what is applied now
+
+
+@pytest.mark.parametrize("command", ["plan", "apply"])
+def test_aws_target_without_the_aws_environment_is_one_clear_error(home, monkeypatch, command):
+    import os
+
+    for name in list(os.environ):
+        if name.startswith(("AWS_", "GENOLAKE_")) and name != "GENOLAKE_HOME":
+            monkeypatch.delenv(name)
+    result = runner.invoke(app, ["governance", command, "--target", "aws"])
+    assert result.exit_code != 0 and isinstance(result.exception, SystemExit), result.output  # a clean exit, no crash
+    assert "Traceback" not in result.output
+    assert "GENOLAKE_WAREHOUSE_URI" in result.output and "AWS_REGION" in result.output

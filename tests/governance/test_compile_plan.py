@@ -42,7 +42,7 @@ def test_local_and_aws_differ_only_in_principals(policy):
     assert {g.principal for g in aws} == set(arns.values())
     assert all(g.principal == arns[g.role] for g in aws)
     assert sorted(dataclasses.replace(g, principal=g.role) for g in aws) == sorted(local)
-    assert len(local) == 6 + 3 + 2
+    assert len(local) == 8 + 3 + 3  # engineer: every table; clinical_analyst: 3; researcher: 3
     assert local == sorted(local, key=lambda g: g.key)
 
 
@@ -95,11 +95,12 @@ def test_a_column_classified_later_stays_hidden_without_editing_the_policy(polic
 
 def test_researcher_rows_and_columns(policy):
     grants = {g.table: g for g in compile_policy(policy, "local") if g.role == "researcher"}
-    assert set(grants) == {"calls", "samples"}
-    assert grants["calls"].columns is None
+    assert set(grants) == {"calls", "samples", "sample_qc"}
+    assert grants["calls"].columns is None and grants["sample_qc"].columns is None
     assert grants["calls"].row_filter == "sample_id LIKE 'NA12%'"
     assert grants["samples"].columns == ("sample_id", "sample_index", "source_file")  # no source_path
     assert grants["samples"].row_filter == "sample_id LIKE 'NA12%'"
+    assert grants["sample_qc"].row_filter == "sample_id LIKE 'NA12%'"
 
 
 def test_row_filters_are_normalised(tmp_path):

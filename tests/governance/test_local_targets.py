@@ -119,8 +119,8 @@ def test_a_policy_changed_between_two_applies_and_drift_by_hand(home, tmp_path):
     changed.write_text(text)
     plan, _ = governance.plan(changed)
     assert sorted((c.action, c.grant.role, c.grant.table) for c in plan.changes) == [
-        ("change", "researcher", "calls"), ("change", "researcher", "samples"),
-        ("revoke", "clinical_analyst", "clinvar")]
+        ("change", "researcher", "calls"), ("change", "researcher", "sample_qc"),
+        ("change", "researcher", "samples"), ("revoke", "clinical_analyst", "clinvar")]
     governance.apply(changed)
     grants = governance.actual()
     assert [r["sample_id"] for r in _query(home, "SELECT sample_id FROM genolake.samples ORDER BY 1", "researcher",

@@ -79,7 +79,7 @@ def test_shipped_policy_loads_with_three_roles():
         "annotated_variants", "drug_response_report", "clinvar"}
     assert all(g.exclude_classifications == ("identifier",) for g in policy.roles["clinical_analyst"].grants)
     researcher = {g.table: g for g in policy.roles["researcher"].grants}
-    assert set(researcher) == {"calls", "samples"}
+    assert set(researcher) == {"calls", "samples", "sample_qc"}
     assert all(g.row_filter == "sample_id LIKE 'NA12%'" for g in researcher.values())
     assert researcher["samples"].exclude_columns == ("source_path",)
     assert all(re.match(r"^arn:aws:iam::\d{12}:role/", r.principal) for r in policy.roles.values())
@@ -95,7 +95,8 @@ def test_contracts_classify_sample_ids_and_source_paths_as_identifiers():
     classified = {(t.name, c.name) for t in TABLES.values() for c in t.all_columns if c.classification}
     assert classified == {("calls", "sample_id"), ("samples", "sample_id"), ("samples", "source_path"),
                           ("sites", "source_file"), ("calls", "source_file"), ("samples", "source_file"),
-                          ("annotated_variants", "source_file")}
+                          ("annotated_variants", "source_file"), ("variant_qc", "source_file"),
+                          ("sample_qc", "source_file"), ("sample_qc", "sample_id")}
     assert all(c.classification == "identifier" for t in TABLES.values() for c in t.all_columns
                if c.classification)
 
