@@ -93,14 +93,15 @@ def _failure_message(result) -> str:
     return "run failed"
 
 
-def _report_checks(result, where: str = "") -> int:
-    """Print every failed asset check of a run (asset, check, message, failing rows); returns the number of failed
-    blocking checks. Warnings are printed too but do not count."""
+def _report_checks(result, where: str = "") -> tuple[int, int]:
+    """Print every failed asset check of a run (asset, check, message, failing rows); returns (failed blocking
+    checks, passed checks). Warnings are printed too but do not count as failed."""
     from dagster import AssetCheckSeverity
 
-    blocking = 0
+    blocking = passed = 0
     for evaluation in result.get_asset_check_evaluations():
         if evaluation.passed:
+            passed += 1
             continue
         message = evaluation.metadata.get("message")
         rows = evaluation.metadata.get("failing_rows")
@@ -108,11 +109,11 @@ def _report_checks(result, where: str = "") -> int:
         rows_text = f" ({rows.value:,} failing rows)" if rows is not None and rows.value else ""
         name = f"{evaluation.asset_key.to_user_string()}:{evaluation.check_name}"
         if evaluation.severity == AssetCheckSeverity.WARN:
-            console.print(f"[yellow]! check warning[/] {where}{name}: {text}{rows_text}")
+            console.print(f"[yellow]! check warning[/] {where}{name}: {text}{rows_text}", soft_wrap=True)
         else:
             blocking += 1
-            console.print(f"[red]x check failed[/] {where}{name}: {text}{rows_text}")
-    return blocking
+            console.print(f"[red]x check failed[/] {where}{name}: {text}{rows_text}", soft_wrap=True)
+    return blocking, passed
 
 
 def _publish(defs, resources, instance) -> None:
@@ -121,10 +122,11 @@ def _publish(defs, resources, instance) -> None:
 
     with console.status("publishing: catalog -> annotated -> reports -> governance ..."):
         result = _materialize(defs, resources, PUBLISH, instance)
-    failed_checks = _report_checks(result)
+    failed_checks, passed_checks = _report_checks(result)
     if not result.success or failed_checks:
         console.print(f"[red]x[/] publish: {_failure_message(result) if not result.success else 'checks failed'}")
         raise typer.Exit(1)
+    console.print(f"[green]ok[/] checks: {passed_checks} passed")
     for event in result.get_asset_materialization_events():
         rows = _metadata_value(event, "dagster/row_count")
         if rows is not None:
@@ -169,7 +171,7 @@ def ingest(paths: List[Path] = typer.Argument(..., exists=True, dir_okay=False, 
             t0 = time.monotonic()
             result = _materialize(defs, resources, INGEST_VCF if vcf else INGEST_CLINVAR, instance, key,
                                   {LOCATION_TAG: landed.location})
-        failed_checks = _report_checks(result, f"[{number}/{len(paths)}] ")
+        failed_checks, passed_checks = _report_checks(result, f"[{number}/{len(paths)}] ")
         if not result.success or failed_checks:
             failures += 1
             console.print(f"[red]x[/] [{number}/{len(paths)}] {landed.location}: {_failure_message(result)}")
@@ -181,7 +183,7 @@ def ingest(paths: List[Path] = typer.Argument(..., exists=True, dir_okay=False, 
         }
         summary = ", ".join(f"{v:,} {k}" for k, v in counts.items())
         console.print(f"[green]ok[/] [{number}/{len(paths)}] {landed.location} -> partition {key}: {summary} "
-                      f"({time.monotonic() - t0:.1f}s)")
+                      f"({passed_checks} checks passed; {time.monotonic() - t0:.1f}s)", soft_wrap=True)
     t0 = time.monotonic()
     _publish(defs, resources, instance)
     console.print(f"published in {time.monotonic() - t0:.1f}s; total {time.monotonic() - started:.1f}s")
@@ -247,9 +249,10 @@ def _run_aws_demo(paths, endpoint: str) -> None:
             t0 = time.monotonic()
             run = _materialize(defs, resources, selection, instance, request.partition_key, dict(request.tags))
             where = request.tags.get("genolake/location", request.partition_key)
-            if run.success:
+            failed_checks, passed_checks = _report_checks(run)
+            if run.success and not failed_checks:
                 console.print(f"[green]ok[/] {where} -> partition {request.partition_key} "
-                              f"({time.monotonic() - t0:.1f}s)")
+                              f"({passed_checks} checks passed; {time.monotonic() - t0:.1f}s)", soft_wrap=True)
             else:
                 failures += 1
                 console.print(f"[red]x[/] {where}: {_failure_message(run)}")

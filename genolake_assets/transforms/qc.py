@@ -149,19 +149,10 @@ def variant_qc(sites, samples, thresholds: QcThresholds | None = None):
     mixed-ploidy site (chrX of both sexes) the test runs on the diploid spelling's counts as they are. Flags are
     set only where their metric is measured (a null call_rate, maf or hwe_p sets no flag).
     """
-    import pandas as pd
     from pyspark.sql import functions as F
-    from pyspark.sql.functions import pandas_udf
 
     t = thresholds or QcThresholds()
     midp = bool(t.hwe_midp)
-
-    def _hwe(het, hom_ref, hom_alt):
-        return pd.Series(hwe_pvalues(het.to_numpy(), hom_ref.to_numpy(), hom_alt.to_numpy(), midp))
-
-    # Real (not string) annotations: this module uses postponed annotations and pandas is imported here.
-    _hwe.__annotations__ = {"het": pd.Series, "hom_ref": pd.Series, "hom_alt": pd.Series, "return": pd.Series}
-    hwe = pandas_udf(_hwe, "double")
 
     if samples is not None:
         counts = _samples_per_file(samples)
@@ -182,13 +173,31 @@ def variant_qc(sites, samples, thresholds: QcThresholds | None = None):
           .withColumn("maf", F.least(F.col("af"), 1 - F.col("af")))
           .withColumn("het_observed", F.when(F.col("n_called") > 0, F.col("n_het") / F.col("n_called")))
           .withColumn("het_expected", F.when(diploid, 2 * F.col("af") * (1 - F.col("af"))))
-          .withColumn("hwe_p", F.when(diploid, hwe(F.col("n_het"), F.col("n_hom_ref"), F.col("n_hom_alt"))))
+          .withColumn("_diploid", diploid))
+    df = (_with_hwe(df, midp)
+          .withColumn("hwe_p", F.when(F.col("_diploid"), F.col("_hwe_p")))
           .withColumn("hwe_midp", F.lit(midp)))
     df = (df.withColumn("low_call_rate", F.coalesce(F.col("call_rate") < F.lit(float(t.min_call_rate)), F.lit(False)))
           .withColumn("low_maf", F.coalesce(F.col("maf") < F.lit(float(t.min_maf)), F.lit(False)))
           .withColumn("hwe_failed", F.coalesce(F.col("hwe_p") < F.lit(float(t.min_hwe_p)), F.lit(False))))
     df = df.withColumn("qc_pass", ~(F.col("low_call_rate") | F.col("low_maf") | F.col("hwe_failed")))
     return _conform(df, VARIANT_QC)
+
+
+def _with_hwe(df, midp: bool):
+    """df + _hwe_p: the exact test of each diploid row's (n_het, n_hom_ref, n_hom_alt). Sites share few distinct
+    count triples (rare variants above all), so the distinct triples are computed once on the driver and joined
+    back (no Python worker: a pandas UDF costs a worker start per executor, ~10 s in a fresh process)."""
+    import pyarrow as pa
+    from pyspark.sql import functions as F
+
+    keys = ["n_het", "n_hom_ref", "n_hom_alt"]
+    triples = df.where(F.col("_diploid")).select(*[F.col(k).cast("int") for k in keys]).distinct().toArrow()
+    values = hwe_pvalues(*(triples[k].to_numpy(zero_copy_only=False) for k in keys), midp=midp)
+    schema = "n_het int, n_hom_ref int, n_hom_alt int, _hwe_p double"
+    lookup = df.sparkSession.createDataFrame(triples.append_column("_hwe_p", pa.array(values, pa.float64())),
+                                             schema=schema)
+    return df.join(F.broadcast(lookup), keys, "left")
 
 
 _SITE_KEY = ["source_file", "chromosome", "start", "ref", "alt", "alt_index"]
