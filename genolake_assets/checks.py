@@ -188,10 +188,10 @@ def vcf_file_checks(files: dict[str, list[str]], n_samples: int, spark_session=N
 
 
 def _spark_schema(table: str):
-    from quality.schemas import spark_type
+    from pyspark.sql import types as T
 
     from genolake_assets.transforms.tables import TABLES
-    from pyspark.sql import types as T
+    from quality.schemas import spark_type
 
     return T.StructType([T.StructField(c.name, spark_type(c.type), c.nullable) for c in TABLES[table].all_columns])
 

@@ -1,7 +1,6 @@
 """Annotated layer: sites joined to the newest ClinVar release (Spark), checked, then committed as an Iceberg table."""
 
 import glob
-import os
 import uuid
 from typing import Optional
 
@@ -78,8 +77,7 @@ def annotated_variants(context, config: AnnotateConfig, spark: SparkResource, ca
                           max_drop=config.max_joined_fraction_drop)
 
     def drop():
-        for path in paths:
-            os.remove(path)
+        lakehouse.delete_files(paths)
         lakehouse.discard_staging(staging)
 
     yield from gate(checks, "annotated_variants", drop)

@@ -1,8 +1,6 @@
 """QC layer: variant QC per site and file, sample QC per sample and file (Spark over the catalogued sites, calls
 and samples; hom-ref genotypes are never expanded), committed as Iceberg tables and checked before they are."""
 
-import os
-
 from dagster import AssetKey, AutomationCondition, Config, MaterializeResult, MetadataValue, asset
 
 from genolake_assets.checks import check_specs, gate, read_arrow, result, table_checks
@@ -51,8 +49,7 @@ def _publish(context, lakehouse, catalog, query_engine, table: Table, df, checks
     checks = checks_for(staged)
 
     def drop():
-        for path in paths:
-            os.remove(path)
+        lakehouse.delete_files(paths)
         lakehouse.discard_staging(staging)
 
     yield from gate(checks, what, drop)

@@ -64,7 +64,7 @@ def drug_response_report(context, config: ReportConfig, query_engine: QueryEngin
     checks = table_checks(DRUG_RESPONSE_REPORT.name, report, cohort_size=cohort_size)
 
     def drop():
-        os.remove(target)
+        lakehouse.delete_files([target])
         lakehouse.discard_staging(staging)
 
     yield from gate(checks, "drug_response_report", drop)
