@@ -43,14 +43,18 @@ plink:  # plink 1.9, the reference the HWE exact test is compared against (Debia
 	  if [ "$$(id -u)" = 0 ]; then apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq plink1.9 >/dev/null; \
 	  else echo "the tests need plink 1.9: sudo apt-get install plink1.9"; exit 1; fi; }
 
+# The demo's report cohort: the CEU samples of the 1000 Genomes slices (genolake's default is every sample).
+DEMO_COHORT := NA12%
+
 demo: $(STAMP) java  ## ingest the sample 1000 Genomes slices + ClinVar locally and print the drug-response report
-	$(BIN)/genolake ingest $(DEMO_FILES)
-	$(BIN)/genolake report
+	$(BIN)/genolake ingest --cohort '$(DEMO_COHORT)' $(DEMO_FILES)
+	$(BIN)/genolake report --cohort '$(DEMO_COHORT)'
 
 AWS_DEMO_HOME := $(CURDIR)/.genolake-aws
 demo-aws: $(STAMP) java  ## the aws mode end to end on a local AWS emulator (moto server on loopback): S3 sensor, S3 zones, Glue tables
 	rm -rf $(AWS_DEMO_HOME)
-	GENOLAKE_HOME=$(AWS_DEMO_HOME) DAGSTER_HOME=$(AWS_DEMO_HOME)/dagster $(BIN)/genolake demo-aws $(DEMO_FILES)
+	GENOLAKE_HOME=$(AWS_DEMO_HOME) DAGSTER_HOME=$(AWS_DEMO_HOME)/dagster GENOLAKE_REPORT_COHORT='$(DEMO_COHORT)' \
+	  $(BIN)/genolake demo-aws $(DEMO_FILES)
 
 # checkov (Terraform static analysis) in its own environment: installed beside the app it downgrades boto3/botocore.
 # tests/terraform runs it with --skip-download (no vendor API calls).
@@ -71,8 +75,8 @@ checkov-env: $(CHECKOV_STAMP)  ## checkov in its own environment (.ci/checkov-ve
 test-terraform: $(STAMP) $(CHECKOV_STAMP)  ## only the Terraform checks (fmt, offline validate, HCL wiring, policy roles, checkov, apply to moto)
 	$(BIN)/python -m pytest tests/terraform
 
-bench: $(STAMP) java bcftools  ## benchmark ingestion against bcftools (and Hail after make hail-env): SIZE=S (default) or M
-	$(BIN)/python -m benchmarks.run --size $(SIZE)
+bench: $(STAMP) java bcftools  ## benchmark the ingest kernel and the whole `genolake ingest` path against bcftools (Hail after make hail-env): SIZE=S (default), M or L; BENCH_ARGS="--only path --path-runs 3"
+	$(BIN)/python -m benchmarks.run --size $(SIZE) $(BENCH_ARGS)
 
 HAIL_VENV := benchmarks/.hail-venv
 hail-env: $(STAMP)  ## optional: Hail 0.2.139 in its own environment (benchmarks/.hail-venv), measured by make bench
@@ -80,7 +84,7 @@ hail-env: $(STAMP)  ## optional: Hail 0.2.139 in its own environment (benchmarks
 	$(BIN)/uv pip install -q --python $(HAIL_VENV)/bin/python hail==0.2.139
 
 dev: $(STAMP) java  ## open the Dagster UI (dagster dev) on http://127.0.0.1:3000 over the demo's home
-	$(BIN)/genolake dev --port 3000
+	GENOLAKE_REPORT_COHORT="$${GENOLAKE_REPORT_COHORT:-$(DEMO_COHORT)}" $(BIN)/genolake dev --port 3000
 
 clean:  ## remove the local home (landing, raw, warehouse, catalog, Dagster runs) and the aws demo's
 	rm -rf $(GENOLAKE_HOME) $(AWS_DEMO_HOME)

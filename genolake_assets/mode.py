@@ -39,6 +39,14 @@ class Settings:
         return self.home / "catalog.db"
 
     @property
+    def report_cohort(self) -> str:
+        """The drug-response report's cohort: a SQL LIKE pattern on sample IDs (GENOLAKE_REPORT_COHORT). The
+        default, ``%``, is every sample, which fits any data; the demo passes its CEU cohort (``NA12%``)."""
+        from .transforms.report import DEFAULT_COHORT
+
+        return os.environ.get("GENOLAKE_REPORT_COHORT", "").strip() or DEFAULT_COHORT
+
+    @property
     def dagster_home(self) -> Path:
         return Path(os.environ.get("DAGSTER_HOME") or self.home / "dagster")
 

@@ -44,6 +44,14 @@ def copy_with_index(src: Path, dest_dir: Path, name: str | None = None) -> Path:
 
 
 DEMO_FILES = [VCF_CYP2D6, VCF_COMT, SAMPLE / "variant_summary.2021-01.chr22_or_response.subset.txt.gz"]
+DEMO_COHORT = "NA12%"  # the Makefile's DEMO_COHORT: make demo passes it (genolake's default cohort is every sample)
+
+
+@pytest.fixture
+def demo_cohort(monkeypatch):
+    """The demo's report cohort as the GENOLAKE_REPORT_COHORT setting (tests of the 19-row demo report)."""
+    monkeypatch.setenv("GENOLAKE_REPORT_COHORT", DEMO_COHORT)
+    return DEMO_COHORT
 
 
 def cli_env(home: Path, extra: dict | None = None) -> dict:
@@ -63,8 +71,10 @@ def demo_home(tmp_path_factory):
 
     makefile = (ROOT / "Makefile").read_text()
     assert all(f"$(SAMPLE)/{path.name}" in makefile for path in DEMO_FILES), "DEMO_FILES changed: update conftest"
+    assert f"DEMO_COHORT := {DEMO_COHORT}\n" in makefile and "ingest --cohort '$(DEMO_COHORT)'" in makefile
     home = tmp_path_factory.mktemp("demo") / "home"
-    done = subprocess.run([sys.executable, "-m", "genolake_assets.cli", "ingest", *map(str, DEMO_FILES)], cwd=ROOT,
+    done = subprocess.run([sys.executable, "-m", "genolake_assets.cli", "ingest", "--cohort", DEMO_COHORT,
+                           *map(str, DEMO_FILES)], cwd=ROOT,
                           env=cli_env(home), capture_output=True, text=True, timeout=1200)
     assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-5000:]
     return home, done.stdout + done.stderr

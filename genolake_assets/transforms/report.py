@@ -2,7 +2,7 @@
 
 Semantics of the AWS genomics data lake guide's Athena query: for each ClinVar variant whose clinical
 significance contains 'response', the frequency of each genotype (genotype0, genotype1 as written in the VCF,
-homozygous reference included) among the cohort's samples (sample IDs matching a LIKE pattern), with rsID and
+homozygous reference included) among the cohort's samples (sample IDs matching a LIKE pattern, every sample by default), with rsID and
 phenotype list, highest frequency first. A sample typed in several files counts once per variant and
 genotype (a sample whose files disagree shows under both genotypes, which the report's quality check flags as
 frequencies summing above 1). Samples of the site's file with no row in ``calls`` are homozygous
@@ -12,7 +12,7 @@ DuckDB (local), Athena and Spark SQL.
 
 from __future__ import annotations
 
-DEFAULT_COHORT = "NA12%"
+DEFAULT_COHORT = "%"  # every sample (the demo passes its CEU cohort, NA12%)
 DEFAULT_LIMIT = 50
 
 
@@ -79,6 +79,8 @@ ORDER BY rank
 LIMIT ?
 """
 
+
+COHORT_SIZE_SQL = "SELECT count(DISTINCT sample_id) AS n FROM genolake.samples WHERE sample_id LIKE ?"
 
 # The tables the report reads; their snapshot ids are kept in every report row (input_snapshots).
 REPORT_INPUTS = ("annotated_variants", "calls", "samples")

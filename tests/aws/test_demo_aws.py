@@ -18,7 +18,7 @@ from genolake_assets.transforms.tables import TABLES
 from resources.aws import client
 from resources.lakehouse import Lakehouse
 
-from ..conftest import DEMO_FILES, ROOT, cli_env
+from ..conftest import DEMO_COHORT, DEMO_FILES, ROOT, cli_env
 from ..e2e.test_demo_checks import check_failures
 
 pytestmark = pytest.mark.slow
@@ -54,7 +54,8 @@ def _rows(lakehouse: Lakehouse, name: str) -> list[dict]:
 
 def test_demo_aws_tables_equal_local_mode(aws, demo_home, tmp_path, monkeypatch):
     local_home, aws_home = demo_home[0], tmp_path / "aws"  # the local demo (tests/conftest.py), shared
-    shown = _genolake("demo-aws", "--endpoint", aws, *FILES, env=_env(aws_home))
+    # make demo-aws passes the demo's cohort as the setting (the default cohort is every sample)
+    shown = _genolake("demo-aws", "--endpoint", aws, *FILES, env=_env(aws_home, {"GENOLAKE_REPORT_COHORT": DEMO_COHORT}))
     assert "s3_landing_sensor" in shown.stderr or "ok" in shown.stderr
     assert "(19 rows)" in shown.stdout  # the report printed, as in `make demo`
     assert "ok governance/permissions: 14 grants for 3 roles (aws;" in shown.stderr

@@ -31,9 +31,9 @@ def test_make_demo_passes_every_asset_check(demo_home):
     home, output = demo_home
     assert "check failed" not in output and "check warning" not in output, output[-5000:]
     assert "ok qc/variant_qc: 1,269 rows" in output and "ok qc/sample_qc: 5,008 rows" in output, output[-3000:]
-    # the CLI says what passed: 8 checks per VCF, 2 for ClinVar, 10 in the publish run
+    # the CLI says what passed: 8 checks per VCF, 2 for ClinVar, 11 in the publish run
     assert output.count("(8 checks passed;") == 2 and "(2 checks passed;" in output, output[-3000:]
-    assert "ok checks: 10 passed" in output, output[-3000:]
+    assert "ok checks: 11 passed" in output, output[-3000:]
     failed, missing, runs = check_failures(home / "dagster")
     assert len(runs) >= 19  # 8 tables x (pandera + GX) + the hand-computed ones + concordance + governance
     assert not missing, f"checks that never ran on the demo: {missing}"

@@ -15,7 +15,7 @@ from resources.governance import DEFAULT_POLICY
 from resources.query import DuckDBQueryEngine
 from tests.conftest import CLINVAR, VCF_100
 
-pytestmark = pytest.mark.slow
+pytestmark = [pytest.mark.slow, pytest.mark.usefixtures("demo_cohort")]
 runner = CliRunner()
 
 

@@ -12,7 +12,7 @@ from resources.lakehouse import Lakehouse
 from resources.query import DuckDBQueryEngine
 from tests.conftest import CLINVAR, VCF_100, VCF_CYP2D6
 
-pytestmark = pytest.mark.slow
+pytestmark = [pytest.mark.slow, pytest.mark.usefixtures("demo_cohort")]
 runner = CliRunner()
 
 

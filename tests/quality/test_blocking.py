@@ -183,9 +183,19 @@ def test_a_corrupt_annotation_stops_the_report(lake, monkeypatch):
     assert Lakehouse.local(str(lake)).current_set().snapshot("drug_response_report") == report_before
 
 
-def test_an_empty_cohort_fails_the_report(lake):
+def test_an_empty_cohort_warns_and_publishes_an_empty_report(lake):
+    """No sample matching the cohort is not wrong data: the report is published empty, with a warning (a WARN
+    check and the materialization's metadata), and the run succeeds."""
     result = _publish({"ops": {"reports__drug_response_report": {"config": {"cohort": "NOBODY%"}}}})
-    assert not result.success
-    evaluation = _evaluation("reports/drug_response_report:gx_suite", result.run_id)
-    assert not evaluation.passed and "cohort" in evaluation.metadata["message"].value
-    assert "reports/drug_response_report" not in _materialized(result)
+    assert result.success
+    warning = _evaluation("reports/drug_response_report:cohort_has_samples", result.run_id)
+    assert not warning.passed and warning.severity.value == "WARN"
+    assert "NOBODY%" in warning.metadata["message"].value and "empty" in warning.metadata["message"].value
+    assert _evaluation("reports/drug_response_report:gx_suite", result.run_id).passed
+    assert "reports/drug_response_report" in _materialized(result)
+    event = next(e for e in result.get_asset_materialization_events()
+                 if e.asset_key == AssetKey(["reports", "drug_response_report"]))
+    assert "NOBODY%" in event.materialization.metadata["warning"].value
+    assert event.materialization.metadata["cohort_size"].value == 0
+    lakehouse = Lakehouse.local(str(lake))
+    assert lakehouse.read("drug_response_report", lakehouse.current_set().snapshot("drug_response_report")).num_rows == 0
