@@ -78,7 +78,10 @@ CHECKS: dict[str, list[Check]] = {
     "drug_response_report": [
         Check("schema", "pandera: frequencies in (0, 1], sorted, at most 1 per variant, well-formed genotypes, "
               "ranks unique"),
-        Check("gx_suite", "Great Expectations: the cohort has samples; frequencies in (0, 1]"),
+        Check("gx_suite", "Great Expectations: frequencies in (0, 1]"),
+        Check("cohort_has_samples", "Some sample ID matches the report's cohort. Warns, does not block: an empty "
+              "cohort gives an empty report (the cohort is a setting: GENOLAKE_REPORT_COHORT, `genolake ingest "
+              "--cohort`, or the asset's run config; every sample by default)", blocking=False),
     ],
 }
 
@@ -159,6 +162,22 @@ def read_arrow(paths: list[str], table: str):
     return ds.dataset(paths, format="parquet").to_table(columns=contract.column_names)
 
 
+def staged(paths: list[str], table: str, spark_session=None):
+    """A run's new data files of ``table`` for its checks: an Arrow table up to SMALL_ROWS rows (counted from the
+    Parquet footers), else a Spark DataFrame over the files (``spark_session()`` gives the session), so a large
+    table is checked where the data is and never read into this process."""
+    from quality.schemas import parquet_rows
+
+    if spark_session is None or parquet_rows(paths) <= SMALL_ROWS:
+        return read_arrow(paths, table)
+    return spark_session().read.parquet(*paths)
+
+
+def rows_of(data) -> int:
+    """Rows of an Arrow table or a Spark DataFrame."""
+    return int(data.count()) if hasattr(data, "sparkSession") else int(data.num_rows)
+
+
 def vcf_file_checks(files: dict[str, list[str]], n_samples: int, spark_session=None) -> list[AssetCheckResult]:
     """Every check of sites, calls and samples on one file's new data files (not yet committed). Small files are
     validated with pandera's pandas backend, DuckDB and GX on pandas; large ones with Spark (``spark_session()``
@@ -172,7 +191,7 @@ def vcf_file_checks(files: dict[str, list[str]], n_samples: int, spark_session=N
     else:
         spark = spark_session()
         data = {t: spark.read.parquet(*files[t]) if files.get(t) else spark.createDataFrame(
-            [], schema=_spark_schema(t)) for t in ("sites", "calls", "samples")}
+            [], schema=empty_schema(t)) for t in ("sites", "calls", "samples")}
     sites, calls, samples = data["sites"], data["calls"], data["samples"]
     results = [
         result("sites", "schema", schemas.validate("sites", sites)),
@@ -184,10 +203,12 @@ def vcf_file_checks(files: dict[str, list[str]], n_samples: int, spark_session=N
         result("samples", "schema", schemas.validate("samples", samples)),  # unique (source_file, sample_id) included
         result("samples", "gx_suite", gx_suites.validate("samples", samples, n_samples=n_samples)),
     ]
+    gx_suites.release()  # the cached sites/calls reconciliation
     return results
 
 
-def _spark_schema(table: str):
+def empty_schema(table: str):
+    """The Spark schema of a table's contract (for an empty DataFrame of a table with no rows)."""
     from pyspark.sql import types as T
 
     from genolake_assets.transforms.tables import TABLES

@@ -124,3 +124,81 @@ def sites_vs_calls(sites, calls, n_samples):
         return con.sql(RECONCILE_SQL).to_arrow_table()
     finally:
         con.close()
+
+
+# The same reconciliation in Spark SQL, for files too large to validate in one process: one row per site key, computed
+# where the data is (the result is a DataFrame, never collected). Same columns and meaning as RECONCILE_SQL.
+_SPARK_ALLELES = ("concat(array(CAST(allele1 AS INT)), CASE WHEN allele2 IS NULL THEN CAST(array() AS ARRAY<INT>) "
+                  "ELSE array(CAST(allele2 AS INT)) END, coalesce(CAST(extra_alleles AS ARRAY<INT>), "
+                  "CAST(array() AS ARRAY<INT>)))")
+
+SPARK_RECONCILE_SQL = f"""
+WITH s AS (
+    SELECT source_file, chromosome, start, ref, alt, alt_index,
+           count(*) AS n_records,
+           CAST(sum(ac) AS BIGINT) AS ac, CAST(sum(an) AS BIGINT) AS an,
+           min(af) AS af_min, max(af) AS af_max,
+           max(CASE WHEN af IS NULL AND an = 0 THEN 0.0 WHEN af IS NULL OR an = 0 THEN 1.0
+                    ELSE abs(af - ac / an) END) AS af_self_error,
+           CAST(sum(n_hom_ref) AS BIGINT) AS n_hom_ref,
+           CAST(sum(n_het + n_hom_alt + n_missing) AS BIGINT) AS non_ref_expected,
+           bool_and(hom_ref_ploidy IS NULL AND n_het = 0 AND n_hom_alt = 0 AND n_missing = n_samples) AS maybe_no_gt,
+           CAST(max(hom_ref_ploidy) AS INT) AS hom_ref_ploidy,
+           max(n_samples) AS n_samples
+    FROM {{sites}} LEFT JOIN {{file_samples}} USING (source_file)
+    GROUP BY source_file, chromosome, start, ref, alt, alt_index
+),
+c AS (
+    SELECT source_file, chromosome, start, ref, alt, alt_index,
+           count(*) AS call_rows,
+           CAST(sum(size(filter(alleles, a -> a = alt_index))) AS BIGINT) AS ac,
+           CAST(sum(size(filter(alleles, a -> a >= 0))) AS BIGINT) AS called_alleles,
+           count_if(array_contains(alleles, CAST(alt_index AS INT)) OR array_contains(alleles, -1)) AS non_ref_rows
+    FROM (SELECT source_file, chromosome, start, ref, alt, alt_index, {_SPARK_ALLELES} AS alleles FROM {{calls}})
+    GROUP BY source_file, chromosome, start, ref, alt, alt_index
+),
+j AS (
+    SELECT coalesce(s.source_file, c.source_file) AS source_file,
+           coalesce(s.chromosome, c.chromosome) AS chromosome,
+           coalesce(s.start, c.start) AS start,
+           coalesce(s.ref, c.ref) AS ref,
+           coalesce(s.alt, c.alt) AS alt,
+           coalesce(s.alt_index, c.alt_index) AS alt_index,
+           s.source_file IS NOT NULL AS in_sites,
+           coalesce(s.n_records, 0) AS n_records,
+           s.ac, coalesce(c.ac, 0) AS ac_from_calls,
+           s.an,
+           (coalesce(s.n_records * s.n_samples, 0) - coalesce(c.call_rows, 0)) * coalesce(s.hom_ref_ploidy, 0)
+               + coalesce(c.called_alleles, 0) AS an_from_calls,
+           CASE WHEN s.af_min <=> s.af_max THEN s.af_max ELSE s.ac / nullif(s.an, 0) END AS af,
+           CASE WHEN s.af_min <=> s.af_max THEN 0.0 ELSE s.af_self_error END AS af_self_error,
+           coalesce(c.call_rows, 0) AS call_rows,
+           coalesce(c.non_ref_rows, 0) AS non_ref_rows,
+           CASE WHEN coalesce(s.maybe_no_gt, false) AND coalesce(c.call_rows, 0) = 0 THEN 0
+                ELSE coalesce(s.non_ref_expected, 0) END AS non_ref_expected,
+           coalesce(c.call_rows, 0) - coalesce(c.non_ref_rows, 0) AS ref_rows,
+           coalesce(s.n_hom_ref, 0) AS n_hom_ref,
+           s.hom_ref_ploidy
+    FROM s FULL OUTER JOIN c
+      ON s.source_file = c.source_file AND s.chromosome = c.chromosome AND s.start = c.start
+     AND s.ref = c.ref AND s.alt = c.alt AND s.alt_index = c.alt_index
+),
+r AS (SELECT *, ac_from_calls / nullif(an_from_calls, 0) AS af_from_calls FROM j)
+SELECT source_file, chromosome, start, ref, alt, alt_index, in_sites, n_records, ac, ac_from_calls, an, an_from_calls,
+       af, af_from_calls, call_rows, non_ref_rows, non_ref_expected, ref_rows, n_hom_ref, hom_ref_ploidy,
+       greatest(CASE WHEN af IS NULL AND af_from_calls IS NULL THEN 0.0
+                     WHEN af IS NULL OR af_from_calls IS NULL THEN 1.0
+                     ELSE abs(af - af_from_calls) END, af_self_error) AS af_diff
+FROM r
+"""
+
+
+def sites_vs_calls_spark(sites, calls, n_samples: dict):
+    """sites_vs_calls on Spark DataFrames (``n_samples``: {source_file: sample count}): a DataFrame of the same
+    columns, computed where the data is."""
+    spark = sites.sparkSession
+    file_samples = spark.createDataFrame([(str(f), int(n)) for f, n in n_samples.items()],
+                                         "source_file string, n_samples bigint")
+    keep_sites = sites.select(*KEY, "ac", "an", "af", "n_hom_ref", "n_het", "n_hom_alt", "n_missing", "hom_ref_ploidy")
+    keep_calls = calls.select(*KEY, "allele1", "allele2", "extra_alleles")
+    return spark.sql(SPARK_RECONCILE_SQL, sites=keep_sites, calls=keep_calls, file_samples=file_samples)

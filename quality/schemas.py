@@ -11,8 +11,8 @@ value) never fails a value rule, as in pandera (``ignore_na``). From it come:
 
 ``validate(table_name, data)``: ``data`` is a pyarrow.Table (validated by pandera's pandas backend on a frame with
 nullable dtypes, so an int column with nulls stays int; failing rows come from pandera's failure cases) or a
-pyspark DataFrame (pandera.pyspark for the verdict, Spark SQL for the rows). Both give the same ``failing_rows``
-(distinct rows failing any rule) and ``sample`` (those rows, all columns). A column of the wrong type (or a
+pyspark DataFrame (pandera.pyspark for the schema; every value rule in one Spark SQL pass for the verdict and the
+rows). Both give the same ``failing_rows`` (distinct rows failing any rule) and ``sample`` (those rows, all columns). A column of the wrong type (or a
 missing or unexpected column) fails the whole table: every row counts as failing and the message names the
 column, the expected and the actual type; the value rules of that column are not evaluated.
 
@@ -437,9 +437,11 @@ def _outcome(data, problems, other, by_rule: dict[str, tuple[int, set | None]], 
 # -------------------------------------------------------------------------------------------- Spark backend
 
 
-def spark_schema(table: Table, actual: dict | None = None, skip: frozenset = frozenset()):
+def spark_schema(table: Table, actual: dict | None = None, skip: frozenset = frozenset(), nulls: bool = True):
     """pandera.pyspark schema of a table. ``actual``: column -> Spark type of the data; a nested type whose Glue
-    spelling matches the contract is taken as is (nullability flags of array elements are not part of the contract)."""
+    spelling matches the contract is taken as is (nullability flags of array elements are not part of the contract).
+    ``nulls=False`` leaves the contract's NOT NULLs out (pandera counts each column's nulls in a Spark job of its
+    own: _validate_spark evaluates them with the value rules in one pass instead)."""
     import pandera.pyspark as pas
 
     value_rules = [r for r in RULES.get(table.name, []) if r.builtin and not set(r.columns) & skip]
@@ -450,7 +452,7 @@ def spark_schema(table: Table, actual: dict | None = None, skip: frozenset = fro
             dtype = actual[column.name]
         checks = [getattr(pas.Check, r.builtin[0])(*r.builtin[1], **r.builtin[2])
                   for r in value_rules if r.columns[0] == column.name]
-        columns[column.name] = pas.Column(dtype, nullable=column.nullable, checks=checks)
+        columns[column.name] = pas.Column(dtype, nullable=column.nullable or not nulls, checks=checks)
     return pas.DataFrameSchema(columns, name=table.qualified_name, strict=True)
 
 
@@ -474,7 +476,12 @@ def _validate_spark(table_name: str, df) -> CheckOutcome:
     spelled = {name: dtype.simpleString() for name, dtype in actual.items()}
     problems = _type_problems(table, spelled, spelled)
     skip = frozenset(c for c, _ in problems)
-    errors = spark_schema(table, actual, skip).validate(df).pandera.errors
+    # pandera checks the schema (columns, types: no Spark job); the value rules, pandera's checks of the same
+    # rules included, are evaluated below in ONE Spark pass (pandera.pyspark runs a job per check: 25 jobs on sites)
+    from pandera.config import ValidationDepth, config_context
+
+    with config_context(validation_depth=ValidationDepth.SCHEMA_ONLY):
+        errors = spark_schema(table, actual, skip, nulls=False).validate(df).pandera.errors
     reported = _flatten(errors) if errors else []
     checked = [r for r in rules(table_name) if not set(r.columns) & skip]
     flags = [f"__rule_{i}" for i in range(len(checked))]

@@ -7,7 +7,7 @@ from typing import Optional
 from dagster import AssetKey, AutomationCondition, Config, MaterializeResult, asset
 from pyspark.sql import functions as F
 
-from genolake_assets.checks import check_specs, gate, read_arrow, table_checks
+from genolake_assets.checks import check_specs, gate, staged, table_checks
 from genolake_assets.transforms.annotate import annotate
 from genolake_assets.transforms.tables import ANNOTATED_VARIANTS, data_dir
 from resources.interfaces import Catalog
@@ -72,7 +72,8 @@ def annotated_variants(context, config: AnnotateConfig, spark: SparkResource, ca
         context.log.warning("nothing to annotate yet: need at least one VCF and one ClinVar release")
     sites_rows = lakehouse.stats("sites", inputs.snapshot("sites"))["rows"]
     previous = _previous(context)
-    checks = table_checks("annotated_variants", read_arrow(paths, ANNOTATED_VARIANTS.name), sites_rows=sites_rows,
+    checks = table_checks("annotated_variants", staged(paths, ANNOTATED_VARIANTS.name, lambda: spark.spark_session),
+                          sites_rows=sites_rows,
                           previous_fraction=previous["fraction"] if previous["release"] not in (None, release) else None,
                           max_drop=config.max_joined_fraction_drop)
 

@@ -3,7 +3,7 @@ and samples; hom-ref genotypes are never expanded), committed as Iceberg tables 
 
 from dagster import AssetKey, AutomationCondition, Config, MaterializeResult, MetadataValue, asset
 
-from genolake_assets.checks import check_specs, gate, read_arrow, result, table_checks
+from genolake_assets.checks import check_specs, empty_schema, gate, result, rows_of, staged as staged_data, table_checks
 from genolake_assets.transforms import qc as qc_transform
 from genolake_assets.transforms.tables import SAMPLE_QC, VARIANT_QC, Table
 from resources.interfaces import Catalog, QueryEngine
@@ -41,11 +41,12 @@ def _inputs(spark, lakehouse, inputs, names):
     return frames
 
 
-def _publish(context, lakehouse, catalog, query_engine, table: Table, df, checks_for, what: str):
-    """Write, check, commit (write-audit-publish); returns (commit metadata, the check results, staged rows)."""
+def _publish(context, spark, lakehouse, catalog, query_engine, table: Table, df, checks_for, what: str):
+    """Write, check, commit (write-audit-publish); returns (commit metadata, the check results, staged rows: Arrow
+    for a small table, else a Spark DataFrame over the new files)."""
     staging = lakehouse.staging_root()
     paths = write_spark_table(df, staging, table) if df is not None else []
-    staged = read_arrow(paths, table.name)
+    staged = staged_data(paths, table.name, lambda: spark.spark_session)
     checks = checks_for(staged)
 
     def drop():
@@ -64,6 +65,9 @@ def _publish(context, lakehouse, catalog, query_engine, table: Table, df, checks
 def _flag_counts(staged, flags: list[str]) -> dict:
     import pyarrow.compute as pc
 
+    if hasattr(staged, "sparkSession"):  # one aggregate row comes back
+        row = staged.selectExpr(*(f"CAST(coalesce(sum(CAST({f} AS INT)), 0) AS BIGINT) AS {f}" for f in flags)).collect()
+        return {name: int(row[0][name] or 0) for name in flags}
     return {name: int(pc.sum(pc.cast(staged[name], "int64")).as_py() or 0) if staged.num_rows else 0
             for name in flags}
 
@@ -91,7 +95,7 @@ def variant_qc(context, config: QcConfig, spark: SparkResource, catalog: Catalog
         df = qc_transform.variant_qc(frames["sites"], samples, thresholds)
     sites_rows = lakehouse.stats("sites", inputs.snapshot("sites"))["rows"]
     metadata, checks, staged = yield from _publish(
-        context, lakehouse, catalog, query_engine, VARIANT_QC, df,
+        context, spark, lakehouse, catalog, query_engine, VARIANT_QC, df,
         lambda staged: table_checks(VARIANT_QC.name, staged, sites_rows=sites_rows), "variant_qc")
     flags = _flag_counts(staged, ["low_call_rate", "low_maf", "hwe_failed", "qc_pass"])
     metadata.update({
@@ -102,7 +106,7 @@ def variant_qc(context, config: QcConfig, spark: SparkResource, catalog: Catalog
         "sites_passing_qc": flags["qc_pass"],
         "input_snapshots": {t: inputs.snapshot(t) for t in ("sites", "samples")},
     })
-    context.log.info(f"variant_qc: {staged.num_rows} site alleles, {flags['qc_pass']} pass; flagged: "
+    context.log.info(f"variant_qc: {rows_of(staged)} site alleles, {flags['qc_pass']} pass; flagged: "
                      f"{flags['low_call_rate']} call rate, {flags['low_maf']} MAF, {flags['hwe_failed']} HWE")
     yield MaterializeResult(metadata=metadata)
     yield from checks
@@ -126,38 +130,67 @@ def sample_qc(context, config: QcConfig, spark: SparkResource, catalog: Catalog,
     frames = _inputs(spark, lakehouse, inputs, ["sites", "calls", "samples"])
     thresholds = config.thresholds()
     df, found = None, None
-    if all(frames[t] is not None for t in ("sites", "calls", "samples")):
-        df = qc_transform.sample_qc(frames["calls"], frames["sites"], frames["samples"], thresholds)
-        found = qc_transform.discordant_genotypes(frames["calls"], frames["sites"], frames["samples"]).toArrow()
+    if frames["sites"] is not None and frames["samples"] is not None:
+        # a file whose samples have no calls row (all hom-ref, or no GT) still has sample QC rows
+        calls = frames["calls"] if frames["calls"] is not None else _empty(spark.spark_session, "calls")
+        df = qc_transform.sample_qc(calls, frames["sites"], frames["samples"], thresholds)
+        found = discordance(qc_transform.discordant_genotypes(calls, frames["sites"], frames["samples"]))
     samples_rows = lakehouse.stats("samples", inputs.snapshot("samples"))["rows"]
 
     def checks_for(staged):
         return [*table_checks(SAMPLE_QC.name, staged, samples_rows=samples_rows),
                 result("sample_qc", "concordance", concordance_outcome(found))]
 
-    metadata, checks, staged = yield from _publish(context, lakehouse, catalog, query_engine, SAMPLE_QC, df,
+    metadata, checks, staged = yield from _publish(context, spark, lakehouse, catalog, query_engine, SAMPLE_QC, df,
                                                    checks_for, "sample_qc")
     flags = _flag_counts(staged, ["low_call_rate", "qc_pass"])
     metadata.update({
         "thresholds": MetadataValue.json({"min_sample_call_rate": thresholds.min_sample_call_rate}),
         "flagged_low_call_rate": flags["low_call_rate"],
         "samples_passing_qc": flags["qc_pass"],
-        "discordant_samples": len(set(found["sample_id"].to_pylist())) if found is not None else 0,
+        "discordant_samples": found["samples"] if found is not None else 0,
         "input_snapshots": {t: inputs.snapshot(t) for t in ("sites", "calls", "samples")},
     })
     yield MaterializeResult(metadata=metadata)
     yield from checks
 
 
-def concordance_outcome(found):
-    """Warn (never block) when a sample typed in several files has discordant genotypes at a shared site."""
-    from quality.outcome import SAMPLE_ROWS, CheckOutcome
+def _empty(session, table: str):
+    """An empty DataFrame with the contract's columns (a table with no rows yet)."""
+    return session.createDataFrame([], schema=empty_schema(table))
 
-    if found is None or not found.num_rows:
+
+def discordance(rows) -> dict:
+    """What the concordance check reports of the discordant genotypes (a Spark DataFrame): their count, the number
+    of samples, up to 100 sample IDs and SAMPLE_ROWS rows. Counts and a bounded sample come back, never all rows."""
+    from pyspark import StorageLevel
+    from pyspark.sql import functions as F
+
+    from quality.outcome import SAMPLE_ROWS
+
+    rows = rows.persist(StorageLevel.MEMORY_AND_DISK)
+    try:
+        totals = rows.agg(F.count(F.lit(1)).alias("n"), F.countDistinct("sample_id").alias("samples")).collect()[0]
+        n, samples = int(totals["n"]), int(totals["samples"])
+        if not n:
+            return {"rows": 0, "samples": 0, "sample_ids": [], "sample": None}
+        ids = [r[0] for r in rows.select("sample_id").distinct().orderBy("sample_id").limit(100).collect()]
+        sample = rows.orderBy("sample_id", "chromosome", "start", "alt").limit(SAMPLE_ROWS).toArrow()
+        return {"rows": n, "samples": samples, "sample_ids": ids, "sample": sample}
+    finally:
+        rows.unpersist()
+
+
+def concordance_outcome(found):
+    """Warn (never block) when a sample typed in several files has discordant genotypes at a shared site.
+    ``found``: what ``discordance`` says of the discordant genotypes (None: nothing to compare)."""
+    from quality.outcome import CheckOutcome
+
+    if found is None or not found["rows"]:
         return CheckOutcome(True, engine="spark", details={"discordant_samples": 0, "discordant_genotypes": 0})
-    samples = sorted(set(found["sample_id"].to_pylist()))
-    shown = ", ".join(samples[:20]) + (" ..." if len(samples) > 20 else "")
-    return CheckOutcome(False, f"{len(samples)} sample(s) typed in several files disagree at {found.num_rows} "
-                        f"site(s): {shown}", found.num_rows, found.slice(0, SAMPLE_ROWS), engine="spark",
-                        details={"discordant_samples": len(samples), "discordant_genotypes": found.num_rows,
-                                 "samples": ", ".join(samples[:100])})
+    ids = found["sample_ids"]
+    shown = ", ".join(ids[:20]) + (" ..." if found["samples"] > 20 else "")
+    return CheckOutcome(False, f"{found['samples']} sample(s) typed in several files disagree at {found['rows']} "
+                        f"site(s): {shown}", found["rows"], found["sample"], engine="spark",
+                        details={"discordant_samples": found["samples"], "discordant_genotypes": found["rows"],
+                                 "samples": ", ".join(ids)})
