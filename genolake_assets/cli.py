@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import logging
 import os
 import sys
 import time
@@ -12,11 +13,36 @@ from typing import List, Optional
 import pyarrow as pa
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table as RichTable
+from typer.core import TyperGroup
 
 from . import mode
 
-app = typer.Typer(add_completion=False, no_args_is_help=True, help=__doc__)
+
+class _Commands(TyperGroup):
+    """The `genolake` command group. Around every command: a bad setting ends it with one line and exit code 2
+    (no trace), and the Dagster log of the runs it started is closed (`_RunLog`): when anything failed, its path is
+    the last line printed."""
+
+    def invoke(self, ctx):
+        global _run_log
+        _run_log = _RunLog(lambda: ctx.invoked_subcommand)  # one per invocation (CliRunner runs several in a process)
+        try:
+            return super().invoke(ctx)
+        except ValueError as exc:
+            bad = _bad_setting(exc)
+            if bad is None:
+                raise
+            console.print(f"[red]x bad setting:[/] {escape(str(bad))}", soft_wrap=True)
+            raise typer.Exit(2) from None
+        finally:
+            finished, _run_log = _run_log, None
+            if finished is not None:
+                finished.close()
+
+
+app = typer.Typer(cls=_Commands, add_completion=False, no_args_is_help=True, help=__doc__)
 console = Console(stderr=True, width=None if sys.stderr.isatty() else 160)
 # Piped or captured output (make demo, CI logs) gets a wide console instead of rich's 80 columns.
 out = Console(width=None if sys.stdout.isatty() else int(os.environ.get("COLUMNS", "160")))
@@ -50,7 +76,123 @@ def _instance(settings: mode.Settings):
         return DagsterInstance.get()
 
 
-QUIET = {"loggers": {"console": {"config": {"log_level": "WARNING"}}}}
+# Dagster's console logger stays silent in CLI runs: genolake prints its own line for each failed file, failed
+# check and check warning, and every event (all levels, errors with their stack traces) goes to the run log file
+# and to the instance, which the UI reads.
+QUIET = {"loggers": {"console": {"config": {"log_level": "CRITICAL"}}}}
+# Great Expectations announces each ephemeral context at INFO; nothing to act on.
+logging.getLogger("great_expectations").setLevel(logging.WARNING)
+
+
+def _bad_setting(exc: ValueError) -> ValueError | None:
+    """The bad setting ``exc`` stands for, or None when it is not one: an AwsConfigError (aws mode without its
+    GENOLAKE_* settings), or the mode settings' own error when they are invalid (GENOLAKE_MODE=bogus)."""
+    from resources.aws import AwsConfigError
+
+    if isinstance(exc, AwsConfigError):
+        return exc
+    try:
+        mode.current()
+    except ValueError as bad:
+        return bad
+    return None
+
+
+class _RunLog:
+    """The Dagster log of one CLI invocation, ``$GENOLAKE_HOME/logs/<command>-<UTC time>.log``: every event of every
+    run the command started, all levels, each error with its full stack trace (cause and context included), read
+    back from the instance's event log after each run (the same events the UI shows). Created by the first run;
+    ``close()`` prints its path when a run failed or a blocking check failed."""
+
+    def __init__(self, command):
+        self.command, self.path, self.failed = command, None, False  # command: a name, or a callable giving it
+
+    def add(self, instance, result, failed: bool) -> None:
+        if self.path is None:
+            self.path = self._create()
+        with self.path.open("a", encoding="utf-8") as log:
+            log.write(_run_log_text(instance, result))
+        self.failed = self.failed or failed
+
+    def _create(self) -> Path:
+        from datetime import datetime, timezone
+
+        command = (self.command() if callable(self.command) else self.command) or "run"
+        folder = mode.current().home / "logs"
+        folder.mkdir(parents=True, exist_ok=True)
+        stamp = datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%SZ")
+        for n in range(1, 1000):  # two invocations in the same second get two files
+            path = folder / f"{command}-{stamp}{'' if n == 1 else f'-{n}'}.log"
+            try:
+                path.open("x").close()
+                return path
+            except FileExistsError:
+                continue
+        raise FileExistsError(f"{folder}: no free log file name for {command}-{stamp}")
+
+    def close(self) -> None:
+        if self.failed and self.path is not None:
+            console.print(f"full log: {self.path} (the Dagster UI, `genolake dev`, shows these runs too)",
+                          markup=False, highlight=False, soft_wrap=True)
+
+
+_run_log: _RunLog | None = None
+
+
+def _run_log_text(instance, result) -> str:
+    """One run's events as text: a header, then a line per event (UTC time, level, step, event type, message),
+    each error's ``SerializableErrorInfo.to_string()`` under its event."""
+    from datetime import datetime, timezone
+
+    run = result.dagster_run
+    tags = " ".join(f"{k}={v}" for k, v in sorted(run.tags.items()))
+    lines = [f"=== run {run.run_id} {'succeeded' if result.success else 'FAILED'} ({tags})"]
+    for entry in instance.all_logs(run.run_id):
+        event = entry.dagster_event
+        when = datetime.fromtimestamp(entry.timestamp, timezone.utc).strftime("%Y-%m-%d %H:%M:%S.%f")[:-3]
+        kind = event.event_type_value if event is not None else "LOG"
+        lines.append(f"{when} UTC {logging.getLevelName(entry.level)} {entry.step_key or '-'} {kind} - {entry.message}")
+        for error in (entry.error_info, _event_error(event)):
+            if error is not None:
+                lines.append(error.to_string().rstrip())
+    return "\n".join(lines) + "\n\n"
+
+
+def _event_error(event):
+    """The error an event carries (step, run, engine and resource failures), or None."""
+    error = getattr(getattr(event, "event_specific_data", None), "error", None)
+    return error if hasattr(error, "to_string") else None
+
+
+# Errors genolake raises on purpose, with its own words (the innermost of a step error's cause chain): a dagster
+# Failure (a quarantined file, blocking checks, a file gone from landing, an EMR job without its report), a
+# rejected file's reason, a bad setting.
+EXPECTED_ERRORS = frozenset({"Failure", "VcfRejected", "ClinVarFormatError", "AwsConfigError", "PolicyError"})
+
+
+def _unexpected_errors(result) -> list:
+    """The errors of a run that are not genolake speaking but a bug, whose stack traces the terminal must show.
+
+    The rule: a step failure is expected when its error's cause chain holds a dagster ``Failure`` or ends in one of
+    EXPECTED_ERRORS; any other innermost error (KeyError, a Spark or a storage error, ...) is unexpected. A failed run
+    without a step failure (its resources or its plan failed) is judged the same way by its run failure's error,
+    else by the errors of its engine events. Expected failures print genolake's line only; their traces, like
+    every other event, are in the run log file and the UI."""
+    step_errors = [e.step_failure_data.error for e in result.all_events if e.is_step_failure]
+    if not step_errors and not result.success:
+        step_errors = [error for e in result.all_events if e.event_type_value == "PIPELINE_FAILURE"
+                       for error in [_event_error(e)] if error is not None]
+        if not step_errors:
+            step_errors = [error for e in result.all_events for error in [_event_error(e)] if error is not None]
+    unexpected = []
+    for error in step_errors:
+        chain = []
+        while error is not None:
+            chain.append(error)
+            error = error.cause
+        if chain and not any(e.cls_name == "Failure" for e in chain) and chain[-1].cls_name not in EXPECTED_ERRORS:
+            unexpected.append(chain[0])
+    return unexpected
 
 
 def _metadata_value(event, name):
@@ -58,19 +200,34 @@ def _metadata_value(event, name):
     return getattr(entry, "value", None) if entry is not None else None
 
 
-def _materialize(defs, resources, selection, instance, partition_key=None, tags=None):
-    from dagster import materialize
+REPORT_STEP = "reports__drug_response_report"
 
-    return materialize(
+
+def _materialize(defs, resources, selection, instance, partition_key=None, tags=None, run_config=None):
+    """One in-process run, Dagster's console silent: its events go to this invocation's run log; the traces of
+    unexpected errors (see `_unexpected_errors`) are printed here, before the caller's own line."""
+    global _run_log
+    from dagster import AssetCheckSeverity, materialize
+
+    result = materialize(
         [*defs.assets, *(defs.asset_checks or [])],
         selection=selection,
         instance=instance,
         partition_key=partition_key,
         resources=resources,
         tags=tags or {},
-        run_config=QUIET,
+        run_config={**QUIET, **(run_config or {})},
         raise_on_error=False,
     )
+    if _run_log is None:  # called outside a CLI command
+        _run_log = _RunLog("run")
+    failed = not result.success or any(not e.passed and e.severity == AssetCheckSeverity.ERROR
+                                       for e in result.get_asset_check_evaluations())
+    _run_log.add(instance, result, failed)
+    for error in _unexpected_errors(result):
+        console.print("[red]x unexpected error[/] (a bug, not a problem of the data; its trace follows):")
+        console.print(error.to_string().rstrip(), markup=False, highlight=False, soft_wrap=True)
+    return result
 
 
 def _failure_message(result) -> str:
@@ -116,12 +273,13 @@ def _report_checks(result, where: str = "") -> tuple[int, int]:
     return blocking, passed
 
 
-def _publish(defs, resources, instance) -> None:
+def _publish(defs, resources, instance, cohort: str | None = None) -> None:
     """Materialize catalog -> annotated -> reports and print each table's rows; exit 1 if it fails."""
     from .jobs import PUBLISH
 
+    run_config = {"ops": {REPORT_STEP: {"config": {"cohort": cohort}}}} if cohort else None
     with console.status("publishing: catalog -> annotated -> reports -> governance ..."):
-        result = _materialize(defs, resources, PUBLISH, instance)
+        result = _materialize(defs, resources, PUBLISH, instance, run_config=run_config)
     failed_checks, passed_checks = _report_checks(result)
     if not result.success or failed_checks:
         console.print(f"[red]x[/] publish: {_failure_message(result) if not result.success else 'checks failed'}")
@@ -138,9 +296,14 @@ def _publish(defs, resources, instance) -> None:
                           f"{_metadata_value(event, 'revoked')} revoked)")
 
 
+COHORT_HELP = ("Cohort of the drug-response report: SQL LIKE pattern on sample IDs (default: GENOLAKE_REPORT_COHORT, "
+               "else every sample, '%')")
+
+
 @app.command()
 def ingest(paths: List[Path] = typer.Argument(..., exists=True, dir_okay=False, readable=True,
-                                               help="VCF (.vcf, .vcf.gz, .vcf.bgz) or ClinVar variant_summary files")):
+                                               help="VCF (.vcf, .vcf.gz, .vcf.bgz) or ClinVar variant_summary files"),
+           cohort: Optional[str] = typer.Option(None, "--cohort", help=COHORT_HELP)):
     """Land PATHS and materialize raw -> processed -> catalog -> annotated -> reports in this process."""
     settings = mode.current()
     instance = _instance(settings)
@@ -185,7 +348,7 @@ def ingest(paths: List[Path] = typer.Argument(..., exists=True, dir_okay=False, 
         console.print(f"[green]ok[/] [{number}/{len(paths)}] {landed.location} -> partition {key}: {summary} "
                       f"({passed_checks} checks passed; {time.monotonic() - t0:.1f}s)", soft_wrap=True)
     t0 = time.monotonic()
-    _publish(defs, resources, instance)
+    _publish(defs, resources, instance, cohort)
     console.print(f"published in {time.monotonic() - t0:.1f}s; total {time.monotonic() - started:.1f}s")
     if failures:
         where = os.environ.get("GENOLAKE_QUARANTINE_URI", "") if settings.mode == "aws" else settings.quarantine
@@ -261,8 +424,9 @@ def _run_aws_demo(paths, endpoint: str) -> None:
 
     engine = resources["query_engine"]
     commit_set = engine.resolve(None)
-    report = with_inputs(engine.query_at(drug_response_sql(), ["NA12%", 50], commit_set), commit_set.snapshots)
-    out.print("[bold]Drug-response report[/] (aws mode on the emulator; cohort NA12%)")
+    cohort = settings.report_cohort
+    report = with_inputs(engine.query_at(drug_response_sql(), [cohort, 50], commit_set), commit_set.snapshots)
+    out.print(f"[bold]Drug-response report[/] (aws mode on the emulator; cohort {cohort})")
     _print(report.select(["rank", "rsid", "genotype", "frequency", "sample_count", "cohort_size", "gene_symbol"]),
            "table")
     if failures:
@@ -544,7 +708,7 @@ def maintain(older_than: str = typer.Option("7d", help="Expire snapshots older t
 
 
 @app.command()
-def report(cohort: str = typer.Option("NA12%", help="Cohort: SQL LIKE pattern on sample IDs"),
+def report(cohort: Optional[str] = typer.Option(None, "--cohort", help=COHORT_HELP),
            limit: int = typer.Option(50, help="Rows to show"),
            fmt: str = FORMAT, as_of: str = AS_OF):
     """Print the pharmacogenomic drug-response report (recomputed from the newest data, or --as-of the snapshot
@@ -552,8 +716,9 @@ def report(cohort: str = typer.Option("NA12%", help="Cohort: SQL LIKE pattern on
     from resources.lakehouse import LakehouseError
     from resources.query import CatalogMissing
 
-    from .transforms.report import drug_response_sql, with_inputs
+    from .transforms.report import COHORT_SIZE_SQL, drug_response_sql, with_inputs
 
+    cohort = (cohort or "").strip() or mode.current().report_cohort
     engine = _engine()
     try:
         commit_set = engine.resolve(as_of)
@@ -564,6 +729,11 @@ def report(cohort: str = typer.Option("NA12%", help="Cohort: SQL LIKE pattern on
         _fail(exc)
     if as_of:
         console.print(f"as of {commit_set.describe()}")
+    if not result.num_rows:
+        size = engine.query_at(COHORT_SIZE_SQL, [cohort], commit_set)["n"][0].as_py() or 0
+        console.print(f"[yellow]! the report is empty:[/] " + (
+            f"no sample ID matches the cohort {cohort!r}" if not size else
+            f"none of the cohort's {size:,} samples' sites is a ClinVar drug-response variant"), soft_wrap=True)
     columns = ["rank", "rsid", "genotype", "frequency", "sample_count", "cohort_size", "gene_symbol", "phenotype_list"]
     if fmt == "table":
         result = result.set_column(result.column_names.index("phenotype_list"), "phenotype_list",

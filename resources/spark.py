@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import sys
+from pathlib import Path
 from typing import Any
 
 from dagster_pyspark import LazyPySparkResource
@@ -17,6 +18,9 @@ LOCAL_SPARK_CONFIG: dict[str, Any] = {
     "spark.sql.session.timeZone": "UTC",
     "spark.sql.shuffle.partitions": "4",
     "spark.sql.execution.arrow.pyspark.enabled": "true",
+    # The driver heap (local mode: driver and executor are one JVM). Checks, QC and annotation never collect a table
+    # to the driver, so the heap does not grow with the file: 2 GiB holds Spark's aggregation and sort buffers (it
+    # spills beyond them) on a chromosome-scale cohort file. GENOLAKE_SPARK_DRIVER_MEMORY overrides it.
     "spark.driver.memory": "2g",
     "spark.driver.bindAddress": "127.0.0.1",
     "spark.driver.host": "127.0.0.1",
@@ -26,6 +30,10 @@ LOCAL_SPARK_CONFIG: dict[str, Any] = {
     # Partition folders are strings (chromosome=22 must not become an integer column).
     "spark.sql.sources.partitionColumnTypeInference.enabled": "false",
 }
+# The driver's log4j2 configuration: warnings and errors, no start-up banner (absent when installed without the repo).
+LOG4J2_PROPERTIES = Path(__file__).with_name("log4j2.properties")
+if LOG4J2_PROPERTIES.exists():
+    LOCAL_SPARK_CONFIG["spark.driver.extraJavaOptions"] = f"-Dlog4j2.configurationFile={LOG4J2_PROPERTIES.as_uri()}"
 
 
 def prepare_environment() -> None:
@@ -41,6 +49,13 @@ class SparkResource(LazyPySparkResource):
     spark_config: dict[str, Any] = Field(default_factory=lambda: dict(LOCAL_SPARK_CONFIG))
 
     def _init_session(self) -> None:
+        from dagster_pyspark.resources import spark_session_from_config
+
         prepare_environment()
-        super()._init_session()
+        if self._spark_session is None:
+            config = dict(self.spark_config)
+            memory = os.environ.get("GENOLAKE_SPARK_DRIVER_MEMORY", "").strip()
+            if memory:  # read when the session starts (the JVM's heap is fixed then), never at import
+                config["spark.driver.memory"] = memory
+            self._spark_session = spark_session_from_config(config)
         self._spark_session.sparkContext.setLogLevel("ERROR")
