@@ -49,7 +49,6 @@ CLINVAR_ASSEMBLIES = ["GRCh37", "GRCh38", "NCBI36"]
 AF_TOLERANCE = 1e-9
 MIN_CLINICAL_SIGNIFICANCE_RATIO = 0.9
 DEFAULT_MAX_DROP = 0.1
-HAPLOID_CHROMOSOMES = ["X", "Y", "MT"]  # where hwe_p may be null on sites with called samples (haploid calls)
 
 _LOCK = threading.RLock()
 _STATE: dict[str, Any] = {}
@@ -430,22 +429,20 @@ def _annotated(data, sites_rows, previous_fraction, max_drop) -> CheckOutcome:
 
 def _variant_qc(data, sites_rows) -> CheckOutcome:
     e = _e()
-    frame = _Frame("variant_qc", data, ["call_rate", "af", "hwe_p", "n_called", "n_het", "chromosome"],
-                   parameters={"haploid_chromosomes": HAPLOID_CHROMOSOMES})
+    frame = _Frame("variant_qc", data, ["call_rate", "af", "hwe_p", "het_expected"])
     _row_count(frame, sites_rows, "sites has")
     frame.expect(e.ExpectColumnValuesToBeBetween(column="call_rate", min_value=0, max_value=1),
                  "call_rate: {n} rows outside [0, 1]")
     frame.expect(e.ExpectColumnValuesToBeBetween(column="af", min_value=0, max_value=1),
                  "af: {n} rows outside [0, 1]")
-    # HWE applies where samples were called and the site can be diploid: a het call, or an autosome
+    # HWE applies where the site is diploid with a called sample, which is where the QC gives het_expected (2pq):
+    # haploid (chrY, male chrX), polyploid and mixed-ploidy sites have neither, on any chromosome
     if _is_spark(data):
-        condition = {"condition_parser": "spark",
-                     "row_condition": "n_called > 0 AND (n_het > 0 OR chromosome NOT IN ('X', 'Y', 'MT'))"}
-    else:
-        condition = {"condition_parser": "pandas",
-                     "row_condition": 'n_called > 0 and (n_het > 0 or chromosome not in ["X", "Y", "MT"])'}
+        condition = {"condition_parser": "spark", "row_condition": "het_expected IS NOT NULL"}
+    else:  # NaN is not equal to itself: the rows with het_expected
+        condition = {"condition_parser": "pandas", "row_condition": "het_expected == het_expected"}
     frame.expect(e.ExpectColumnValuesToNotBeNull(column="hwe_p", mostly=1.0, **condition),
-                 "hwe_p: {n} null rows where HWE applies (called samples, autosome or a het call)")
+                 "hwe_p: {n} null rows where HWE applies (diploid sites with a called sample: het_expected set)")
     return _check("variant_qc", [frame], {"rows": _rows(data), "sites_rows": int(sites_rows)})
 
 

@@ -315,21 +315,25 @@ def test_variant_qc_suite(vcf100):
     outcome = gx_suites.validate("variant_qc", bad, sites_rows=sites.num_rows)
     assert not outcome.passed and outcome.failing_rows == 3
     assert outcome.message == ("variant_qc: call_rate: 2 rows outside [0, 1]; hwe_p: 1 null rows where HWE applies "
-                               "(called samples, autosome or a het call)")
+                               "(diploid sites with a called sample: het_expected set)")
     assert outcome.sample.to_pylist() == bad.take([3, 4, 6]).to_pylist()
 
 
-def test_variant_qc_hwe_may_be_null_on_haploid_sites():
+def test_variant_qc_hwe_may_be_null_where_the_site_is_not_diploid():
+    """HWE applies where the QC says the site is diploid (het_expected set), on any chromosome: haploid (chrY, male
+    chrX), polyploid and mixed-ploidy sites, autosomes included, have no HWE p-value and that is not wrong data."""
     row = {c.name: None for c in TABLES["variant_qc"].all_columns}
     rows = []
-    for chromosome, n_het, hwe_p in (("X", 0, None), ("MT", 0, None), ("22", 0, 0.3), ("X", 2, None)):
+    for chromosome, n_het, het_expected, hwe_p in (("X", 0, None, None), ("MT", 0, None, None), ("22", 0, 0.18, 0.3),
+                                                   ("1", 3, None, None), ("X", 2, 0.18, None)):
         rows.append({**row, "start": 1, "ref": "A", "alt": "G", "alt_index": 1, "is_snv": True, "n_samples": 10,
                      "n_called": 10, "call_rate": 1.0, "n_hom_ref": 10 - n_het, "n_het": n_het, "n_hom_alt": 0,
-                     "af": 0.1, "hwe_p": hwe_p, "hwe_midp": False, "low_call_rate": False, "low_maf": False,
-                     "hwe_failed": False, "qc_pass": True, "source_file": "f", "chromosome": chromosome})
+                     "af": 0.1, "het_expected": het_expected, "hwe_p": hwe_p, "hwe_midp": False,
+                     "low_call_rate": False, "low_maf": False, "hwe_failed": False, "qc_pass": True,
+                     "source_file": "f", "chromosome": chromosome})
     qc = contract("variant_qc", pa.Table.from_pylist(rows))
-    assert gx_suites.validate("variant_qc", qc.slice(0, 3), sites_rows=3).passed
-    outcome = gx_suites.validate("variant_qc", qc, sites_rows=4)  # a het call on X: diploid, HWE applies
+    assert gx_suites.validate("variant_qc", qc.slice(0, 4), sites_rows=4).passed  # a polyploid site on chr1 too
+    outcome = gx_suites.validate("variant_qc", qc, sites_rows=5)  # a diploid site (het_expected) without HWE fails
     assert not outcome.passed and outcome.failing_rows == 1 and outcome.sample["chromosome"].to_pylist() == ["X"]
 
 
