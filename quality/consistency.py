@@ -1,5 +1,6 @@
 """Hand-computed consistency checks, each ONE SQL text run by DuckDB over pyarrow tables (small data, no Spark)
-or by Spark SQL over DataFrames (large data).
+or over the Parquet files of Spark scans (large data: streaming, memory capped, quality/duck.py), or by Spark SQL
+over other DataFrames.
 
 The texts use ``{name}`` for the input tables (Spark's ``spark.sql(text, name=df)`` formatting; DuckDB gets
 registered views of the same names) and double-quoted identifiers (turned into backticks for Spark).
@@ -9,6 +10,7 @@ own rows, or the derived per-key rows for aggregate checks). No dagster import.
 
 from __future__ import annotations
 
+from .duck import Session, parquet_files
 from .outcome import SAMPLE_ROWS, CheckOutcome
 
 SITE_KEY = ("source_file", "chromosome", "start", "ref", "alt")
@@ -27,6 +29,14 @@ def _run(sql: str, tables: dict, order_by: list[str], aggregates: dict[str, str]
         f" FROM ({sql}) AS failing"
     order = ", ".join(f'"{c}"' for c in order_by)
     sample_sql = f"SELECT {sample_select} FROM ({sql}) AS failing ORDER BY {order} LIMIT {SAMPLE_ROWS}"
+    files = {name: parquet_files(t) for name, t in tables.items()}
+    if all(files.values()):  # Spark scans of Parquet files: DuckDB reads the files, streaming, memory capped
+        with Session(files) as session:
+            names = {name: f'"{name}"' for name in tables}
+            row = session.con.sql(aggregate_sql.format(**names)).fetchall()[0]
+            values = {k: int(v or 0) for k, v in zip(aggregates, row)}
+            sample = session.con.sql(sample_sql.format(**names)).to_arrow_table() if values["n"] else None
+        return values, sample, "duckdb"
     if any(_is_spark(t) for t in tables.values()):
         spark = next(t for t in tables.values() if _is_spark(t)).sparkSession
         row = spark.sql(aggregate_sql.replace('"', "`"), **tables).collect()[0].asDict()
@@ -109,7 +119,7 @@ def one_call_per_sample_and_site(calls, sites) -> CheckOutcome:
     VCF specification allows duplicate records: each copy carries its own rows); never a call on a site the file
     does not have. Failing rows: the (source_file, chromosome, start, ref, alt, sample_id) keys with more call rows
     than site rows, with call_rows and site_rows."""
-    if _is_spark(calls):
+    if _is_spark(calls) and not (parquet_files(calls) and parquet_files(sites)):
         calls = _one_call_candidates(calls, sites)
     values, sample, backend = _run(ONE_CALL_SQL, {"calls": calls, "sites": sites},
                                    ["source_file", "chromosome", "start", "alt", "sample_id"],

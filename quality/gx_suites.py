@@ -265,7 +265,8 @@ def _row_count(frame: _Frame, expected: int, what: str) -> _Frame:
 def _reconciled(sites, calls, n_samples: dict):
     """quality.reconcile.sites_vs_calls, remembered for the last (sites, calls, n_samples): a file's sites and calls
     suites run one after the other on the same tables, so the second reuses the frame (~50 ms)."""
-    from quality.reconcile import sites_vs_calls, sites_vs_calls_spark
+    from quality.duck import parquet_files
+    from quality.reconcile import sites_vs_calls, sites_vs_calls_spark, sites_vs_calls_to_parquet
 
     with _LOCK:
         last = _STATE.get("reconciled")
@@ -273,7 +274,16 @@ def _reconciled(sites, calls, n_samples: dict):
             return last[3]
         spark = _is_spark(sites)
         release()
-        if spark:  # one pass over the calls, cached for the sites and calls suites (one row per site: small)
+        files = (parquet_files(sites), parquet_files(calls)) if spark else (None, None)
+        if all(files):  # a run's data files: DuckDB reduces the calls to one row per site, GX reads that on Spark
+            import tempfile
+
+            folder = tempfile.TemporaryDirectory(prefix="genolake-reconcile-")
+            target = f"{folder.name}/reconciled.parquet"
+            sites_vs_calls_to_parquet(files[0], files[1], n_samples, target)
+            rec = sites.sparkSession.read.parquet(target)
+            _STATE["reconciled_folder"] = folder
+        elif spark:  # one pass over the calls, cached for the sites and calls suites (one row per site: small)
             from pyspark import StorageLevel
 
             rec = sites_vs_calls_spark(sites, calls, n_samples).persist(StorageLevel.MEMORY_AND_DISK)
@@ -300,6 +310,9 @@ def release() -> None:
         last = _STATE.pop("reconciled", None)
         if last is not None and _is_spark(last[3]):
             last[3].unpersist()
+        folder = _STATE.pop("reconciled_folder", None)
+        if folder is not None:
+            folder.cleanup()
 
 
 def _sites(data, calls, n_samples) -> CheckOutcome:

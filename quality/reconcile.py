@@ -193,6 +193,27 @@ FROM r
 """
 
 
+def sites_vs_calls_to_parquet(sites_files: list[str], calls_files: list[str], n_samples: dict, target: str) -> None:
+    """sites_vs_calls over Parquet files, written to the Parquet file ``target`` by DuckDB (streaming, memory capped:
+    quality/duck.py): for a cohort file, one pass over tens of millions of calls rows in seconds, never in memory."""
+    import pyarrow as pa
+
+    from .duck import Session
+
+    file_samples = pa.table({"source_file": pa.array([str(f) for f in n_samples], pa.string()),
+                             "n_samples": pa.array([int(v) for v in n_samples.values()], pa.int64())})
+    with Session({"sites_files": sites_files, "calls_files": calls_files}) as session:
+        con = session.con
+        con.register("file_samples", file_samples)
+        con.execute("CREATE VIEW sites AS SELECT " + ", ".join(
+            KEY + ["ac", "an", "af", "n_hom_ref", "n_het", "n_hom_alt", "n_missing", "hom_ref_ploidy"])
+            + " FROM sites_files")
+        con.execute("CREATE VIEW calls AS SELECT " + ", ".join(KEY + ["allele1", "allele2", "extra_alleles"])
+                    + " FROM calls_files")
+        sql = RECONCILE_SQL.rsplit("ORDER BY", 1)[0]
+        con.execute(f"COPY ({sql}) TO '{target.replace(chr(39), chr(39) * 2)}' (FORMAT parquet, COMPRESSION zstd)")
+
+
 def sites_vs_calls_spark(sites, calls, n_samples: dict):
     """sites_vs_calls on Spark DataFrames (``n_samples``: {source_file: sample count}): a DataFrame of the same
     columns, computed where the data is."""

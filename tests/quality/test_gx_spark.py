@@ -18,14 +18,24 @@ from tests.quality.test_schemas import decoded
 pytestmark = pytest.mark.slow
 
 
-@pytest.fixture
-def on_spark(spark, monkeypatch):
-    """gx_suites.validate with Spark DataFrames for every Arrow input; records that Spark did the work."""
+@pytest.fixture(params=["dataframe", "parquet"])
+def on_spark(request, spark, monkeypatch, tmp_path):
+    """gx_suites.validate with Spark DataFrames for every Arrow input; records that Spark did the work. "dataframe":
+    DataFrames made in memory (everything on Spark); "parquet": scans of Parquet files, as genolake's checks get a
+    run's new data files (the sites/calls reconciliation then runs in DuckDB over the files, GX on Spark)."""
     real = gx_suites.validate
     seen = []
 
     def spark_frame(value):
-        return spark.createDataFrame(decoded(value)) if isinstance(value, pa.Table) else value
+        if not isinstance(value, pa.Table):
+            return value
+        if request.param == "dataframe":
+            return spark.createDataFrame(decoded(value))
+        import pyarrow.parquet as pq
+
+        path = tmp_path / f"t{len(list(tmp_path.iterdir()))}.parquet"
+        pq.write_table(decoded(value), path)
+        return spark.read.parquet(str(path))
 
     def validate(table_name, data, **inputs):
         outcome = real(table_name, spark_frame(data), **{k: spark_frame(v) for k, v in inputs.items()})
@@ -103,3 +113,30 @@ def test_variant_qc_suite_on_spark(on_spark, vcf100):  # noqa: F811
                                "(diploid sites with a called sample: het_expected set)")
     assert sorted(outcome.sample["start"].to_pylist()) == sorted(bad.take([3, 4, 6])["start"].to_pylist())
     arrow_tests.test_variant_qc_hwe_may_be_null_where_the_site_is_not_diploid()  # the Spark row condition
+
+
+def test_scans_of_parquet_files_are_read_by_duckdb(spark, tmp_path, vcf100):  # noqa: F811
+    """The SQL checks and the reconciliation read a plain Parquet scan's files with DuckDB; anything else stays on
+    Spark. Same verdicts and rows either way (a call row written twice)."""
+    import pyarrow.parquet as pq
+
+    from quality import consistency
+    from quality.duck import parquet_files
+
+    sites, calls, _ = vcf100
+    twice = pa.concat_tables([calls, calls.take([42])])
+    pq.write_table(decoded(twice), tmp_path / "calls.parquet")
+    pq.write_table(decoded(sites), tmp_path / "sites.parquet")
+    scans = spark.read.parquet(str(tmp_path / "calls.parquet")), spark.read.parquet(str(tmp_path / "sites.parquet"))
+    assert parquet_files(scans[0]) == [str(tmp_path / "calls.parquet")]
+    assert parquet_files(scans[0].where("allele1 >= 0")) is None  # not a plain scan: Spark reads it
+    in_memory = spark.createDataFrame(decoded(twice)), spark.createDataFrame(decoded(sites))
+    assert parquet_files(in_memory[0]) is None
+    on_files = consistency.one_call_per_sample_and_site(*scans)
+    on_spark = consistency.one_call_per_sample_and_site(*in_memory)
+    on_arrow = consistency.one_call_per_sample_and_site(twice, sites)
+    assert on_files.details["backend"] == "duckdb" and on_spark.details["backend"] == "spark"
+    for outcome in (on_files, on_spark, on_arrow):
+        assert not outcome.passed and outcome.failing_rows == 1, outcome.message
+        assert outcome.sample.select(["start", "sample_id"]).to_pylist() == \
+            on_arrow.sample.select(["start", "sample_id"]).to_pylist()
