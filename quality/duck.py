@@ -13,7 +13,7 @@ import os
 import tempfile
 from urllib.parse import unquote, urlparse
 
-MEMORY_LIMIT = os.environ.get("GENOLAKE_DUCKDB_MEMORY", "512MB")  # a cap, not an allocation: DuckDB spills beyond it
+MEMORY_LIMIT = os.environ.get("GENOLAKE_DUCKDB_MEMORY", "256MB")  # a cap, not an allocation: DuckDB spills beyond it
 
 
 def parquet_files(data) -> list[str] | None:
