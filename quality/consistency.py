@@ -20,9 +20,36 @@ def _is_spark(data) -> bool:
     return hasattr(data, "sparkSession") and hasattr(data, "rdd")
 
 
+# Call rows per DuckDB pass of a check grouped by (site, sample): its hash table grows with the distinct keys and
+# DuckDB does not spill it far enough (a 256 MB cap holds ~3M keys), so a large file is checked in passes over
+# ranges of positions, each reading only its rows (the files are sorted by position: row groups are skipped).
+KEYS_PER_PASS = 2_000_000
+
+
+def _position_ranges(con, weight: str) -> list[tuple]:
+    """[(low, high)] ranges of ``start`` (low inclusive, high exclusive; None = unbounded) covering every position,
+    each with about KEYS_PER_PASS of ``weight`` summed over the sites starting in it (a site's rows never span
+    two ranges: they share its start)."""
+    lows = [r[0] for r in con.sql(f"""
+        WITH w AS (SELECT "start", sum({weight}) AS w FROM "sites" GROUP BY "start"),
+             c AS (SELECT "start", sum(w) OVER (ORDER BY "start" ROWS UNBOUNDED PRECEDING) AS cum FROM w)
+        SELECT min("start") AS low FROM c GROUP BY CAST(floor((cum - 1) / {KEYS_PER_PASS}) AS BIGINT) ORDER BY low
+        """).fetchall()]
+    bounds = [None, *lows[1:], None]
+    return list(zip(bounds[:-1], bounds[1:])) or [(None, None)]
+
+
+def _in_range(name: str, low, high) -> str:
+    where = [f'"start" >= {int(low)}' if low is not None else "", f'"start" < {int(high)}' if high is not None else ""]
+    where = " AND ".join(w for w in where if w)
+    return f'(SELECT * FROM "{name}" WHERE {where})' if where else f'"{name}"'
+
+
 def _run(sql: str, tables: dict, order_by: list[str], aggregates: dict[str, str],
-         sample_select: str = "*") -> tuple[dict, object, str]:
+         sample_select: str = "*", split_by_position: str | None = None) -> tuple[dict, object, str]:
     """Run ``SELECT <aggregates> FROM (sql)`` and, when rows fail, ``SELECT * FROM (sql) ORDER BY .. LIMIT``.
+    ``split_by_position``: on Parquet files, run it in passes over position ranges (its aggregates must add up over
+    them, and its rows must be keyed by position); the value is the SQL weight of a ``sites`` row (its call rows).
 
     Returns ({aggregate: value}, sample pyarrow.Table or None, backend)."""
     aggregate_sql = "SELECT " + ", ".join(f"{expr} AS {name}" for name, expr in aggregates.items()) + \
@@ -32,10 +59,21 @@ def _run(sql: str, tables: dict, order_by: list[str], aggregates: dict[str, str]
     files = {name: parquet_files(t) for name, t in tables.items()}
     if all(files.values()):  # Spark scans of Parquet files: DuckDB reads the files, streaming, memory capped
         with Session(files) as session:
-            names = {name: f'"{name}"' for name in tables}
-            row = session.con.sql(aggregate_sql.format(**names)).fetchall()[0]
-            values = {k: int(v or 0) for k, v in zip(aggregates, row)}
-            sample = session.con.sql(sample_sql.format(**names)).to_arrow_table() if values["n"] else None
+            ranges = _position_ranges(session.con, split_by_position) if split_by_position else [(None, None)]
+            values = dict.fromkeys(aggregates, 0)
+            samples = []
+            for low, high in ranges:
+                names = {name: _in_range(name, low, high) for name in tables}
+                row = session.con.sql(aggregate_sql.format(**names)).fetchall()[0]
+                found = {k: int(v or 0) for k, v in zip(aggregates, row)}
+                values = {k: values[k] + found[k] for k in aggregates}
+                if found["n"] and sum(t.num_rows for t in samples) < SAMPLE_ROWS:
+                    samples.append(session.con.sql(sample_sql.format(**names)).to_arrow_table())
+        sample = None
+        if samples:
+            import pyarrow as pa
+
+            sample = pa.concat_tables(samples).sort_by([(c, "ascending") for c in order_by]).slice(0, SAMPLE_ROWS)
         return values, sample, "duckdb"
     if any(_is_spark(t) for t in tables.values()):
         spark = next(t for t in tables.values() if _is_spark(t)).sparkSession
@@ -124,7 +162,8 @@ def one_call_per_sample_and_site(calls, sites) -> CheckOutcome:
     values, sample, backend = _run(ONE_CALL_SQL, {"calls": calls, "sites": sites},
                                    ["source_file", "chromosome", "start", "alt", "sample_id"],
                                    {"n": "count(*)", "excess_rows": "sum(call_rows - site_rows)",
-                                    "orphans": "sum(CASE WHEN site_rows = 0 THEN 1 ELSE 0 END)"})
+                                    "orphans": "sum(CASE WHEN site_rows = 0 THEN 1 ELSE 0 END)"},
+                                   split_by_position='"n_het" + "n_hom_alt" + "n_missing" + 1')
     details = {"backend": backend, "keys_with_excess_rows": values["n"], "excess_call_rows": values["excess_rows"],
                "keys_without_site": values["orphans"]}
     if not values["n"]:

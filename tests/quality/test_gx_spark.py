@@ -115,9 +115,11 @@ def test_variant_qc_suite_on_spark(on_spark, vcf100):  # noqa: F811
     arrow_tests.test_variant_qc_hwe_may_be_null_where_the_site_is_not_diploid()  # the Spark row condition
 
 
-def test_scans_of_parquet_files_are_read_by_duckdb(spark, tmp_path, vcf100):  # noqa: F811
+@pytest.mark.parametrize("keys_per_pass", [None, 1000])
+def test_scans_of_parquet_files_are_read_by_duckdb(spark, tmp_path, vcf100, keys_per_pass, monkeypatch):  # noqa: F811
     """The SQL checks and the reconciliation read a plain Parquet scan's files with DuckDB; anything else stays on
-    Spark. Same verdicts and rows either way (a call row written twice)."""
+    Spark. Same verdicts and rows either way (a call row written twice), also when DuckDB checks the file in passes
+    over position ranges (as on a cohort file: 22,033 call rows in passes of ~1,000)."""
     import pyarrow.parquet as pq
 
     from quality import consistency
@@ -132,6 +134,13 @@ def test_scans_of_parquet_files_are_read_by_duckdb(spark, tmp_path, vcf100):  # 
     assert parquet_files(scans[0].where("allele1 >= 0")) is None  # not a plain scan: Spark reads it
     in_memory = spark.createDataFrame(decoded(twice)), spark.createDataFrame(decoded(sites))
     assert parquet_files(in_memory[0]) is None
+    if keys_per_pass:
+        monkeypatch.setattr(consistency, "KEYS_PER_PASS", keys_per_pass)
+        import duckdb
+
+        with duckdb.connect() as con:
+            con.register("sites", decoded(sites))
+            assert len(consistency._position_ranges(con, '"n_het" + "n_hom_alt" + "n_missing" + 1')) >= 20
     on_files = consistency.one_call_per_sample_and_site(*scans)
     on_spark = consistency.one_call_per_sample_and_site(*in_memory)
     on_arrow = consistency.one_call_per_sample_and_site(twice, sites)
