@@ -25,32 +25,57 @@ from __future__ import annotations
 
 KEY = ["source_file", "chromosome", "start", "ref", "alt", "alt_index"]
 
-_ALLELES = "list_concat([allele1], CASE WHEN allele2 IS NULL THEN [] ELSE [allele2] END, coalesce(extra_alleles, []))"
+# The per-call-row allele arithmetic, in each engine's spelling (the rest of the SQL is common to DuckDB and Spark)
+_CALL_AGGREGATES = {
+    "duckdb": {
+        "alleles": "list_concat([allele1], CASE WHEN allele2 IS NULL THEN [] ELSE [allele2] END, "
+                   "coalesce(extra_alleles, []))",
+        "ac": "len(list_filter(alleles, lambda a: a = alt_index))",
+        "called": "len(list_filter(alleles, lambda a: a >= 0))",
+        "non_ref": "count(*) FILTER (WHERE list_contains(alleles, alt_index) OR list_contains(alleles, -1))",
+    },
+    "spark": {
+        "alleles": "concat(array(CAST(allele1 AS INT)), CASE WHEN allele2 IS NULL THEN CAST(array() AS ARRAY<INT>) "
+                   "ELSE array(CAST(allele2 AS INT)) END, coalesce(CAST(extra_alleles AS ARRAY<INT>), "
+                   "CAST(array() AS ARRAY<INT>)))",
+        "ac": "size(filter(alleles, a -> a = alt_index))",
+        "called": "size(filter(alleles, a -> a >= 0))",
+        "non_ref": "count_if(array_contains(alleles, CAST(alt_index AS INT)) OR array_contains(alleles, -1))",
+    },
+}
 
-RECONCILE_SQL = f"""
+COLUMNS = [*KEY, "in_sites", "n_records", "ac", "ac_from_calls", "an", "an_from_calls", "af", "af_from_calls",
+           "call_rows", "non_ref_rows", "non_ref_expected", "ref_rows", "n_hom_ref", "hom_ref_ploidy", "af_diff"]
+
+
+def reconcile_sql(dialect: str = "duckdb", sites: str = "sites", calls: str = "calls",
+                  file_samples: str = "file_samples") -> str:
+    """The reconciliation as one SQL text for ``dialect`` (duckdb or spark) over the named inputs."""
+    f = _CALL_AGGREGATES[dialect]
+    return f"""
 WITH s AS (
     SELECT source_file, chromosome, start, ref, alt, alt_index,
            count(*) AS n_records,
-           sum(ac)::BIGINT AS ac, sum(an)::BIGINT AS an,
+           CAST(sum(ac) AS BIGINT) AS ac, CAST(sum(an) AS BIGINT) AS an,
            min(af) AS af_min, max(af) AS af_max,
            -- each record's own af against its ac/an (only used when repeated records disagree)
            max(CASE WHEN af IS NULL AND an = 0 THEN 0.0 WHEN af IS NULL OR an = 0 THEN 1.0
                     ELSE abs(af - ac / an) END) AS af_self_error,
-           sum(n_hom_ref)::BIGINT AS n_hom_ref,
-           sum(n_het + n_hom_alt + n_missing)::BIGINT AS non_ref_expected,
+           CAST(sum(n_hom_ref) AS BIGINT) AS n_hom_ref,
+           CAST(sum(n_het + n_hom_alt + n_missing) AS BIGINT) AS non_ref_expected,
            bool_and(hom_ref_ploidy IS NULL AND n_het = 0 AND n_hom_alt = 0 AND n_missing = n_samples) AS maybe_no_gt,
-           max(hom_ref_ploidy)::INTEGER AS hom_ref_ploidy,
+           CAST(max(hom_ref_ploidy) AS INTEGER) AS hom_ref_ploidy,
            max(n_samples) AS n_samples
-    FROM sites LEFT JOIN file_samples USING (source_file)
+    FROM {sites} LEFT JOIN {file_samples} USING (source_file)
     GROUP BY source_file, chromosome, start, ref, alt, alt_index
 ),
 c AS (
     SELECT source_file, chromosome, start, ref, alt, alt_index,
            count(*) AS call_rows,
-           sum(len(list_filter(alleles, lambda a: a = alt_index)))::BIGINT AS ac,
-           sum(len(list_filter(alleles, lambda a: a >= 0)))::BIGINT AS called_alleles,
-           count(*) FILTER (WHERE list_contains(alleles, alt_index) OR list_contains(alleles, -1)) AS non_ref_rows
-    FROM (SELECT *, {_ALLELES} AS alleles FROM calls)
+           CAST(sum({f["ac"]}) AS BIGINT) AS ac,
+           CAST(sum({f["called"]}) AS BIGINT) AS called_alleles,
+           {f["non_ref"]} AS non_ref_rows
+    FROM (SELECT source_file, chromosome, start, ref, alt, alt_index, {f["alleles"]} AS alleles FROM {calls}) AS a
     GROUP BY source_file, chromosome, start, ref, alt, alt_index
 ),
 j AS (
@@ -82,13 +107,16 @@ j AS (
      AND s.ref = c.ref AND s.alt = c.alt AND s.alt_index = c.alt_index
 ),
 r AS (SELECT *, ac_from_calls / nullif(an_from_calls, 0) AS af_from_calls FROM j)
-SELECT * EXCLUDE (af_self_error),
+SELECT {", ".join(COLUMNS[:-1])},
        greatest(CASE WHEN af IS NULL AND af_from_calls IS NULL THEN 0.0
                      WHEN af IS NULL OR af_from_calls IS NULL THEN 1.0
                      ELSE abs(af - af_from_calls) END, af_self_error) AS af_diff
 FROM r
-ORDER BY source_file, chromosome, start, ref, alt, alt_index
 """
+
+
+RECONCILE_SQL = reconcile_sql("duckdb")
+ORDER = " ORDER BY " + ", ".join(KEY)
 
 
 def _arrow(data):
@@ -121,76 +149,9 @@ def sites_vs_calls(sites, calls, n_samples):
         con.register("sites", sites.select(
             KEY + ["ac", "an", "af", "n_hom_ref", "n_het", "n_hom_alt", "n_missing", "hom_ref_ploidy"]))
         con.register("calls", calls.select(KEY + ["allele1", "allele2", "extra_alleles"]))
-        return con.sql(RECONCILE_SQL).to_arrow_table()
+        return con.sql(RECONCILE_SQL + ORDER).to_arrow_table()
     finally:
         con.close()
-
-
-# The same reconciliation in Spark SQL, for files too large to validate in one process: one row per site key, computed
-# where the data is (the result is a DataFrame, never collected). Same columns and meaning as RECONCILE_SQL.
-_SPARK_ALLELES = ("concat(array(CAST(allele1 AS INT)), CASE WHEN allele2 IS NULL THEN CAST(array() AS ARRAY<INT>) "
-                  "ELSE array(CAST(allele2 AS INT)) END, coalesce(CAST(extra_alleles AS ARRAY<INT>), "
-                  "CAST(array() AS ARRAY<INT>)))")
-
-SPARK_RECONCILE_SQL = f"""
-WITH s AS (
-    SELECT source_file, chromosome, start, ref, alt, alt_index,
-           count(*) AS n_records,
-           CAST(sum(ac) AS BIGINT) AS ac, CAST(sum(an) AS BIGINT) AS an,
-           min(af) AS af_min, max(af) AS af_max,
-           max(CASE WHEN af IS NULL AND an = 0 THEN 0.0 WHEN af IS NULL OR an = 0 THEN 1.0
-                    ELSE abs(af - ac / an) END) AS af_self_error,
-           CAST(sum(n_hom_ref) AS BIGINT) AS n_hom_ref,
-           CAST(sum(n_het + n_hom_alt + n_missing) AS BIGINT) AS non_ref_expected,
-           bool_and(hom_ref_ploidy IS NULL AND n_het = 0 AND n_hom_alt = 0 AND n_missing = n_samples) AS maybe_no_gt,
-           CAST(max(hom_ref_ploidy) AS INT) AS hom_ref_ploidy,
-           max(n_samples) AS n_samples
-    FROM {{sites}} LEFT JOIN {{file_samples}} USING (source_file)
-    GROUP BY source_file, chromosome, start, ref, alt, alt_index
-),
-c AS (
-    SELECT source_file, chromosome, start, ref, alt, alt_index,
-           count(*) AS call_rows,
-           CAST(sum(size(filter(alleles, a -> a = alt_index))) AS BIGINT) AS ac,
-           CAST(sum(size(filter(alleles, a -> a >= 0))) AS BIGINT) AS called_alleles,
-           count_if(array_contains(alleles, CAST(alt_index AS INT)) OR array_contains(alleles, -1)) AS non_ref_rows
-    FROM (SELECT source_file, chromosome, start, ref, alt, alt_index, {_SPARK_ALLELES} AS alleles FROM {{calls}})
-    GROUP BY source_file, chromosome, start, ref, alt, alt_index
-),
-j AS (
-    SELECT coalesce(s.source_file, c.source_file) AS source_file,
-           coalesce(s.chromosome, c.chromosome) AS chromosome,
-           coalesce(s.start, c.start) AS start,
-           coalesce(s.ref, c.ref) AS ref,
-           coalesce(s.alt, c.alt) AS alt,
-           coalesce(s.alt_index, c.alt_index) AS alt_index,
-           s.source_file IS NOT NULL AS in_sites,
-           coalesce(s.n_records, 0) AS n_records,
-           s.ac, coalesce(c.ac, 0) AS ac_from_calls,
-           s.an,
-           (coalesce(s.n_records * s.n_samples, 0) - coalesce(c.call_rows, 0)) * coalesce(s.hom_ref_ploidy, 0)
-               + coalesce(c.called_alleles, 0) AS an_from_calls,
-           CASE WHEN s.af_min <=> s.af_max THEN s.af_max ELSE s.ac / nullif(s.an, 0) END AS af,
-           CASE WHEN s.af_min <=> s.af_max THEN 0.0 ELSE s.af_self_error END AS af_self_error,
-           coalesce(c.call_rows, 0) AS call_rows,
-           coalesce(c.non_ref_rows, 0) AS non_ref_rows,
-           CASE WHEN coalesce(s.maybe_no_gt, false) AND coalesce(c.call_rows, 0) = 0 THEN 0
-                ELSE coalesce(s.non_ref_expected, 0) END AS non_ref_expected,
-           coalesce(c.call_rows, 0) - coalesce(c.non_ref_rows, 0) AS ref_rows,
-           coalesce(s.n_hom_ref, 0) AS n_hom_ref,
-           s.hom_ref_ploidy
-    FROM s FULL OUTER JOIN c
-      ON s.source_file = c.source_file AND s.chromosome = c.chromosome AND s.start = c.start
-     AND s.ref = c.ref AND s.alt = c.alt AND s.alt_index = c.alt_index
-),
-r AS (SELECT *, ac_from_calls / nullif(an_from_calls, 0) AS af_from_calls FROM j)
-SELECT source_file, chromosome, start, ref, alt, alt_index, in_sites, n_records, ac, ac_from_calls, an, an_from_calls,
-       af, af_from_calls, call_rows, non_ref_rows, non_ref_expected, ref_rows, n_hom_ref, hom_ref_ploidy,
-       greatest(CASE WHEN af IS NULL AND af_from_calls IS NULL THEN 0.0
-                     WHEN af IS NULL OR af_from_calls IS NULL THEN 1.0
-                     ELSE abs(af - af_from_calls) END, af_self_error) AS af_diff
-FROM r
-"""
 
 
 def sites_vs_calls_to_parquet(sites_files: list[str], calls_files: list[str], n_samples: dict, target: str) -> None:
@@ -210,8 +171,8 @@ def sites_vs_calls_to_parquet(sites_files: list[str], calls_files: list[str], n_
             + " FROM sites_files")
         con.execute("CREATE VIEW calls AS SELECT " + ", ".join(KEY + ["allele1", "allele2", "extra_alleles"])
                     + " FROM calls_files")
-        sql = RECONCILE_SQL.rsplit("ORDER BY", 1)[0]
-        con.execute(f"COPY ({sql}) TO '{target.replace(chr(39), chr(39) * 2)}' (FORMAT parquet, COMPRESSION zstd)")
+        quoted = target.replace("'", "''")
+        con.execute(f"COPY ({RECONCILE_SQL}) TO '{quoted}' (FORMAT parquet, COMPRESSION zstd)")
 
 
 def sites_vs_calls_spark(sites, calls, n_samples: dict):
@@ -222,4 +183,5 @@ def sites_vs_calls_spark(sites, calls, n_samples: dict):
                                          "source_file string, n_samples bigint")
     keep_sites = sites.select(*KEY, "ac", "an", "af", "n_hom_ref", "n_het", "n_hom_alt", "n_missing", "hom_ref_ploidy")
     keep_calls = calls.select(*KEY, "allele1", "allele2", "extra_alleles")
-    return spark.sql(SPARK_RECONCILE_SQL, sites=keep_sites, calls=keep_calls, file_samples=file_samples)
+    return spark.sql(reconcile_sql("spark", "{sites}", "{calls}", "{file_samples}"), sites=keep_sites, calls=keep_calls,
+                     file_samples=file_samples)
