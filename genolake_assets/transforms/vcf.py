@@ -162,15 +162,20 @@ def read_header(path: str) -> VcfHeader:
             if line.startswith("##fileformat="):
                 fileformat = line.split("=", 1)[1]
                 break
-        try:
-            contigs = list(vcf.seqnames)
-        except Exception:  # no index and no ##contig lines
-            contigs = []
+        has_index = _index_path(path) is not None
+        contigs = []
+        # without ##contig lines cyvcf2 asks the index, and htslib prints "[E::idx_find_and_load] Could not
+        # retrieve index file" on the terminal for a file that has none: a valid VCF, nothing to say
+        if has_index or "\n##contig=" in "\n" + vcf.raw_header:
+            try:
+                contigs = list(vcf.seqnames)
+            except Exception:  # noqa: BLE001 - an index htslib cannot read: the contigs come from the records
+                contigs = []
         return VcfHeader(
             samples=list(vcf.samples),
             contigs=contigs,
             fileformat=fileformat,
-            has_index=_index_path(path) is not None,
+            has_index=has_index,
             compression=detect_compression(path),
         )
     finally:
