@@ -65,7 +65,9 @@ def _context():
             context.variables.progress_bars = ProgressBarsConfig(globally=False)
             _STATE["context"] = context
             _STATE["source"] = context.data_sources.add_pandas("genolake")
-            _STATE["spark_source"] = context.data_sources.add_spark("genolake_spark")
+            # persist=False: GX would otherwise cache every batch it validates and never release it (a cohort
+            # file's calls, held by the JVM for the rest of the process)
+            _STATE["spark_source"] = context.data_sources.add_spark("genolake_spark", persist=False)
             _STATE["batches"] = {}
         return _STATE["context"]
 
