@@ -7,6 +7,16 @@ import pytest
 os.environ.setdefault("GX_ANALYTICS_ENABLED", "false")
 os.environ.setdefault("SPARK_LOCAL_IP", "127.0.0.1")
 
+
+def pytest_configure(config):
+    """The test process's own Spark JVM (shared by ~400 tests, many of which build DataFrames from in-memory tables
+    on the driver, which genolake's runs never do) gets a 2 GiB heap; at the product's 1 GiB it ran out of heap
+    three quarters of the way through a full `make test`. Only this process: a `genolake` the tests start as a
+    subprocess keeps the product's 1 GiB, and GENOLAKE_SPARK_DRIVER_MEMORY still overrides both."""
+    from resources import spark
+
+    spark.LOCAL_SPARK_CONFIG["spark.driver.memory"] = "2g"
+
 ROOT = Path(__file__).resolve().parents[1]
 SAMPLE = ROOT / "data" / "sample"
 VCF_100 = SAMPLE / "1kgp3_chr22_COMT_CYP2D6_GRCh37.100samples.vcf.gz"
