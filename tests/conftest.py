@@ -17,6 +17,7 @@ def pytest_configure(config):
 
     spark.LOCAL_SPARK_CONFIG["spark.driver.memory"] = "2g"
 
+
 ROOT = Path(__file__).resolve().parents[1]
 SAMPLE = ROOT / "data" / "sample"
 VCF_100 = SAMPLE / "1kgp3_chr22_COMT_CYP2D6_GRCh37.100samples.vcf.gz"
