@@ -65,9 +65,6 @@ def _context():
             context.variables.progress_bars = ProgressBarsConfig(globally=False)
             _STATE["context"] = context
             _STATE["source"] = context.data_sources.add_pandas("genolake")
-            # persist=False: GX would otherwise cache every batch it validates and never release it (a cohort
-            # file's calls, held by the JVM for the rest of the process)
-            _STATE["spark_source"] = context.data_sources.add_spark("genolake_spark", persist=False)
             _STATE["batches"] = {}
         return _STATE["context"]
 
@@ -82,6 +79,12 @@ def _batch(name: str, frame):
     _context()
     batches = _STATE["batches"]
     source = "spark_source" if _is_spark(frame) else "source"
+    if source not in _STATE:
+        # Added with the first Spark frame, never before: adding it starts a Spark session when there is none,
+        # and a session GX starts has neither genolake's settings nor its Python (its workers would run whatever
+        # `python3` is first on PATH). persist=False: GX would otherwise cache every batch it validates and never
+        # release it (a cohort file's calls, held by the JVM for the rest of the process).
+        _STATE[source] = _STATE["context"].data_sources.add_spark("genolake_spark", persist=False)
     key = (source, name)
     if key not in batches:
         batches[key] = _STATE[source].add_dataframe_asset(name).add_batch_definition_whole_dataframe("all")
