@@ -688,8 +688,11 @@ def history(table: str = typer.Argument(..., help="Table name, e.g. calls"), fmt
 def maintain(older_than: str = typer.Option("7d", help="Expire snapshots older than this (e.g. 7d, 12h, 0)"),
              retain_last: int = typer.Option(10, help="Always keep each table's newest N snapshots"),
              orphans_older_than: str = typer.Option("1d", help="Remove unreferenced files older than this "
-                                                    "(a running ingest's files are younger)")):
-    """Expire old snapshots and remove orphan files (data files of killed runs, leftovers of expired snapshots)."""
+                                                    "(a running ingest's files are younger)"),
+             compact_min_files: int = typer.Option(2, help="Rewrite each partition holding at least this many data "
+                                                   "files into one (0: no compaction)")):
+    """Compact small files (each partition of many files into one), expire old snapshots and remove orphan files
+    (data files of killed runs, leftovers of expired snapshots)."""
     import pandas as pd
 
     from resources.query import CatalogMissing
@@ -699,10 +702,11 @@ def maintain(older_than: str = typer.Option("7d", help="Expire snapshots older t
     except ValueError as exc:
         _fail(ValueError(f"durations look like 7d, 12h, 30m or 0: {exc}"), 2)
     try:
-        report = _lakehouse().maintain(age, retain_last, orphan_age)
+        report = _lakehouse().maintain(age, retain_last, orphan_age, compact_min_files)
     except CatalogMissing as exc:
         _fail(exc, 2)
-    rows = [{"table": name, "expired_snapshots": r["expired_snapshots"],
+    rows = [{"table": name, "partitions_compacted": r["partitions_compacted"], "files_rewritten": r["files_rewritten"],
+             "expired_snapshots": r["expired_snapshots"],
              "orphan_files_removed": r["orphan_files_removed"]} for name, r in report.items()]
     _print(pa.Table.from_pylist(rows), "table")
 

@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import logging
 import os
+import re
 import time
 import uuid
 import warnings
@@ -147,12 +148,14 @@ EMPTY = CommitSet(None, None, "empty")
 
 @dataclass(frozen=True)
 class Change:
-    """One table's part of a commit: remove rows (None = none, {} = all, {column: value} = that partition),
-    then add ``files`` (Parquet files already written under the table's data location)."""
+    """One table's part of a commit: remove rows (None = none, {} = all, {column: value} = that partition,
+    {column: [values]} = those partitions), then add ``files`` (Parquet files already written under the table's
+    data location)."""
 
     table: str
     files: list[str]
-    remove: dict | None = None
+    remove: dict | list | None = None
+    properties: dict | None = None  # table properties set in the same transaction
 
 
 @dataclass(frozen=True)
@@ -161,6 +164,34 @@ class DataFile:
     records: int
     bytes: int
     partition: dict
+
+
+FINGERPRINT_DIR = "by_input"
+EMPTY_PARTITIONS = "genolake.empty-partitions"  # table property: {partition key: fingerprint} computed with no rows
+_FINGERPRINT = re.compile(r"/by_input=([0-9a-f]+)/")
+
+
+@dataclass(frozen=True)
+class Increment:
+    """What ``Lakehouse.plan_increment`` found: the partitions to compute (with their fingerprints), those to
+    remove before adding the new files, and whether the whole table is rebuilt (``full``: remove every row)."""
+
+    compute: list[str]
+    remove: list[str]
+    fingerprints: dict[str, str]
+    full: bool = False
+    unchanged: int = 0
+    keys: tuple = ()  # every partition key of the inputs
+
+    def removal(self, column: str = "source_file") -> dict | None:
+        """``Change.remove`` for this increment."""
+        if self.full:
+            return {}
+        return {column: list(self.remove)} if self.remove else None
+
+    @property
+    def empty(self) -> bool:
+        return not self.compute and not self.remove and not self.full
 
 
 def _uri(path: str) -> str:
@@ -332,6 +363,15 @@ class Lakehouse:
         if missing:  # schema evolution: a column added to the contract is added to the table
             with table.update_schema() as update:
                 update.union_by_name(iceberg_schema(contract))
+        spec_names = [f.name for f in table.spec().fields]
+        wanted = [c.name for c in contract.partition_columns]
+        if set(spec_names) != set(wanted) and set(spec_names) <= set(wanted):
+            # partition evolution: a partition column added to the contract (files written before keep their
+            # spec; readers take each file's partition values by its own spec)
+            with table.update_spec() as update:
+                for name in wanted:
+                    if name not in spec_names:
+                        update.add_identity(name)
         self._tables[name] = table
         return table
 
@@ -385,13 +425,75 @@ class Lakehouse:
         if any(t.delete_files for t in tasks):
             raise LakehouseError(f"{self.identifier(name)} has delete files (written by another engine): "
                                  "genolake's readers expect copy-on-write tables")
-        out = []
+        out, specs = [], table.specs()
         for task in tasks:
             part = task.file.partition
-            names = [f.name for f in table.spec().fields]
+            spec = specs.get(task.file.spec_id, table.spec())
+            names = [f.name for f in spec.fields]
             values = {n: part[i] for i, n in enumerate(names)} if names else {}
             out.append(DataFile(task.file.file_path, task.file.record_count, task.file.file_size_in_bytes, values))
         return sorted(out, key=lambda f: f.path)
+
+    # -- incremental derived tables ------------------------------------------------------------------------------
+    def plan_increment(self, target: str, inputs: CommitSet, sources: Iterable[str], params: str = "",
+                       column: str = "source_file") -> "Increment":
+        """Which partitions (``column`` values, one per landed file) of the derived table ``target`` must be
+        computed from the tables ``sources`` read at ``inputs``, and which removed, so that adding a file costs
+        O(that file).
+
+        A partition's *fingerprint* hashes the names of its data files in every source (names are unique per
+        write: new content, a replaced file or a compaction gives new names) and ``params`` (thresholds, the
+        ClinVar release: a change recomputes every partition). Writers put it in the derived files' path
+        (``.../by_input=<fingerprint>/...``, see ``FINGERPRINT_DIR``), so it survives snapshot expiry. A partition
+        is computed when its fingerprint differs from the derived files'; derived partitions whose source is gone
+        are removed. Derived files without a fingerprint (written before) make the whole table recomputed."""
+        import hashlib
+        from collections import defaultdict
+
+        names: dict[str, list[str]] = defaultdict(list)
+        for source in sources:
+            for f in self.files(source, inputs.snapshot(source)):
+                key = f.partition.get(column)
+                if key is not None:
+                    names[key].append(f"{source}/{os.path.basename(f.path)}")
+        want = {key: hashlib.sha1("\n".join([params, *sorted(v)]).encode()).hexdigest()[:16]
+                for key, v in names.items()}
+        have: dict[str, set] = defaultdict(set)
+        full = False
+        for f in self.files(target, inputs.snapshot(target)):
+            found = _FINGERPRINT.search(f.path)
+            key = f.partition.get(column)
+            if found is None or key is None:
+                full = True
+                break
+            have[key].add(found.group(1))
+        if full:
+            return Increment(sorted(want), [], want, full=True, keys=tuple(sorted(want)))
+        empty = self._empty_partitions(target)  # computed before, with no rows (no files to carry a fingerprint)
+        compute = sorted(k for k, fp in want.items() if have.get(k) != {fp} and not (k not in have and empty.get(k) == fp))
+        remove = sorted((set(have) - set(want)) | (set(compute) & set(have)))
+        return Increment(compute, remove, {k: want[k] for k in compute}, unchanged=len(want) - len(compute),
+                         keys=tuple(sorted(want)))
+
+    def _empty_partitions(self, target: str) -> dict[str, str]:
+        import json
+
+        return json.loads(self.table(target, refresh=False).properties.get(EMPTY_PARTITIONS, "{}"))
+
+    def increment_change(self, target: str, increment: "Increment", files: list[str],
+                         column: str = "source_file") -> Change:
+        """The commit of an increment of ``target``: remove the recomputed and gone partitions, add ``files``, and
+        remember the partitions computed with no rows (a file without ClinVar matches, without samples), so they are
+        not computed again while their inputs stay the same."""
+        import json
+        from urllib.parse import unquote
+
+        written = {unquote(m.group(1)) for f in files for m in [re.search(rf"/by_{column}=([^/]+)/", f)] if m}
+        keep = set(increment.keys)
+        empty = {k: v for k, v in self._empty_partitions(target).items() if k in keep and k not in increment.compute}
+        empty.update({k: increment.fingerprints[k] for k in increment.compute if k not in written})
+        properties = {EMPTY_PARTITIONS: json.dumps(empty, sort_keys=True, separators=(",", ":"))}
+        return Change(target, files, increment.removal(column), properties)
 
     def _knowing(self, name: str, snapshot_id: int):
         """The table with metadata that knows ``snapshot_id`` (the cached metadata may predate another process's
@@ -455,37 +557,40 @@ class Lakehouse:
     def commit(self, changes: list[Change], operation: str, run_id: str | None = None,
                source_file: str | None = None) -> CommitSet:
         """Commit ``changes`` (in the given order, one Iceberg transaction per table) and record them as one set."""
-        from pyiceberg.expressions import AlwaysTrue, And, EqualTo
+        with self._locked():
+            self._repair()
+            return self._commit_locked(changes, operation, run_id, source_file)
 
+    def _commit_locked(self, changes: list[Change], operation: str, run_id: str | None,
+                       source_file: str | None) -> CommitSet:
         commit_id = uuid.uuid4().hex
         props = {COMMIT_ID: commit_id, OPERATION: operation, RUN_ID: run_id or "", SOURCE_FILE: source_file or ""}
         pause = float(os.environ.get(PAUSE_ENV) or 0)
         added, removed = {}, {}
-        with self._locked():
-            self._repair()
-            for number, change in enumerate(changes):
-                table = self.table(change.table)
-                before = table.current_snapshot()
-                tx = table.transaction()
-                with warnings.catch_warnings():
-                    warnings.filterwarnings("ignore", message="Delete operation did not match any records")
-                    if change.remove is not None and before is not None:
-                        terms = [EqualTo(k, v) for k, v in change.remove.items()]
-                        where = AlwaysTrue() if not terms else terms[0] if len(terms) == 1 else And(*terms)
-                        tx.delete(where, snapshot_properties=props)
-                    if change.files:
-                        # file names are unique per run: no need to scan the whole table for duplicates (keeps
-                        # a commit O(its files), not O(table))
-                        tx.add_files([_uri(f) for f in change.files], snapshot_properties=props,
-                                     check_duplicate_files=False)
-                    if number and pause:
-                        time.sleep(pause)
-                    tx.commit_transaction()
-                after = table.current_snapshot()
-                mine = [s for s in _chain(table, after, before) if _props(s).get(COMMIT_ID) == commit_id]
-                added[change.table] = sum(_count(s, "added-records") for s in mine)
-                removed[change.table] = sum(_count(s, "deleted-records") for s in mine)
-            return self._record(commit_id, operation, run_id, source_file, added, removed)
+        for number, change in enumerate(changes):
+            table = self.table(change.table)
+            before = table.current_snapshot()
+            tx = table.transaction()
+            with warnings.catch_warnings():
+                warnings.filterwarnings("ignore", message="Delete operation did not match any records")
+                where = _removal(change.remove) if before is not None else None
+                if where is not None:
+                    tx.delete(where, snapshot_properties=props)
+                if change.properties:
+                    tx.set_properties(change.properties)
+                if change.files:
+                    # file names are unique per run: no need to scan the whole table for duplicates (keeps
+                    # a commit O(its files), not O(table))
+                    tx.add_files([_uri(f) for f in change.files], snapshot_properties=props,
+                                 check_duplicate_files=False)
+                if number and pause:
+                    time.sleep(pause)
+                tx.commit_transaction()
+            after = table.current_snapshot()
+            mine = [s for s in _chain(table, after, before) if _props(s).get(COMMIT_ID) == commit_id]
+            added[change.table] = sum(_count(s, "added-records") for s in mine)
+            removed[change.table] = sum(_count(s, "deleted-records") for s in mine)
+        return self._record(commit_id, operation, run_id, source_file, added, removed)
 
     @contextmanager
     def _locked(self):
@@ -605,11 +710,70 @@ class Lakehouse:
                 removed[name] = gone
         return removed
 
-    def maintain(self, older_than: timedelta, retain_last: int, orphans_older_than: timedelta) -> dict[str, dict]:
-        """Expire old snapshots, then remove orphan files; per table what was removed."""
+    def compact(self, min_files: int = 2, max_bytes: int = 512 << 20) -> dict[str, dict]:
+        """Rewrite each partition that holds ``min_files`` or more data files (at most ``max_bytes`` in all) into one
+        file, streamed batch by batch (memory stays flat), and commit the rewrites of every table as one recorded
+        set (operation ``compact``): rows are unchanged, earlier sets still read the old files (time travel works
+        until their snapshots expire; the old files become orphans then). A derived partition keeps its input
+        fingerprint (``by_input=``), so compacting it does not make it stale. Per table: partitions and files
+        rewritten."""
+        import pyarrow.parquet as pq
+        from collections import defaultdict
+
+        done: dict[str, dict] = {}
+        with self._locked():
+            self._repair()
+            current = self.current_set()
+            staging = self.staging_root()
+            changes = []
+            try:
+                for name in TABLES:
+                    contract = self._contract(name)
+                    wanted = {c.name for c in contract.partition_columns}
+                    groups = defaultdict(list)
+                    for f in self.files(name, current.snapshot(name)):
+                        found = _FINGERPRINT.search(f.path)
+                        groups[(tuple(sorted(f.partition.items())), found.group(1) if found else None)].append(f)
+                    new, removed, rewritten = [], [], 0
+                    for (partition, fingerprint), files in sorted(groups.items(), key=lambda g: str(g[0])):
+                        values = dict(partition)
+                        if len(files) < min_files or set(values) != wanted or sum(f.bytes for f in files) > max_bytes:
+                            continue
+                        if len({fp for (p, fp) in groups if p == partition}) > 1:
+                            continue  # two fingerprints in one partition: left for the next increment to settle
+                        folder = "/".join([f"by_{k}={_escape(str(values[k]))}" for k in
+                                           [c.name for c in contract.partition_columns]]
+                                          + ([f"{FINGERPRINT_DIR}={fingerprint}"] if fingerprint else []))
+                        target = f"{data_dir(staging, name)}/compact-{uuid.uuid4().hex[:12]}/{folder}/part-0.parquet"
+                        os.makedirs(os.path.dirname(target), exist_ok=True)
+                        local = self.localize([f.path for f in files])
+                        schema = pq.read_schema(local[0])
+                        with pq.ParquetWriter(target, schema, compression="zstd") as writer:
+                            for path in local:
+                                for batch in pq.ParquetFile(path).iter_batches(batch_size=65_536):
+                                    writer.write_table(pa.Table.from_batches([batch]).cast(schema))
+                        new.append(target)
+                        removed.append(values)
+                        rewritten += len(files)
+                    if new:
+                        changes.append(Change(name, self.publish(new, staging), removed))
+                        done[name] = {"partitions_compacted": len(new), "files_rewritten": rewritten}
+                if changes:  # under the same lock: no commit can land between reading the files and replacing them
+                    self._commit_locked(changes, "compact", None, None)
+            finally:
+                self.discard_staging(staging)
+        return done
+
+    def maintain(self, older_than: timedelta, retain_last: int, orphans_older_than: timedelta,
+                 compact_min_files: int = 2) -> dict[str, dict]:
+        """Compact partitions of many small files, expire old snapshots, then remove orphan files; per table what
+        was done."""
+        compacted = self.compact(compact_min_files) if compact_min_files else {}
         expired = self.expire_snapshots(older_than, retain_last)
         orphans = self.remove_orphan_files(orphans_older_than)
-        return {name: {"expired_snapshots": expired.get(name, 0), "orphan_files_removed": len(orphans.get(name, [])),
+        return {name: {"partitions_compacted": compacted.get(name, {}).get("partitions_compacted", 0),
+                       "files_rewritten": compacted.get(name, {}).get("files_rewritten", 0),
+                       "expired_snapshots": expired.get(name, 0), "orphan_files_removed": len(orphans.get(name, [])),
                        "orphan_files": orphans.get(name, [])} for name in [*TABLES, COMMIT_LOG.name]}
 
     def _referenced(self, table) -> set[str]:
@@ -625,6 +789,29 @@ class Lakehouse:
         for stats in (meta.statistics or []):
             paths.add(stats.statistics_path)
         return {_normal(p) for p in paths if p}
+
+
+def _escape(value: str) -> str:
+    """A partition value as a folder name (Hive-style escaping of the characters a path cannot hold)."""
+    from urllib.parse import quote
+
+    return quote(value, safe="-_.~ ")
+
+
+def _removal(remove):
+    """The delete predicate of ``Change.remove``: None (nothing), {} (everything), {column: value} (a partition),
+    {column: [values]} (those partitions; an empty list: nothing), or a list of such dicts (their union)."""
+    from pyiceberg.expressions import AlwaysTrue, And, EqualTo, In, Or
+
+    if remove is None:
+        return None
+    if isinstance(remove, list):
+        parts = [p for p in (_removal(r) for r in remove) if p is not None]
+        return None if not parts else parts[0] if len(parts) == 1 else Or(*parts)
+    if any(isinstance(v, (list, tuple, set)) and not v for v in remove.values()):
+        return None
+    terms = [In(k, list(v)) if isinstance(v, (list, tuple, set)) else EqualTo(k, v) for k, v in remove.items()]
+    return AlwaysTrue() if not terms else terms[0] if len(terms) == 1 else And(*terms)
 
 
 def _filesystem(table, uri: str):

@@ -1,22 +1,19 @@
 """Annotated layer: sites joined to the newest ClinVar release (Spark), checked, then committed as an Iceberg table."""
 
-import glob
-import uuid
 from typing import Optional
 
 from dagster import AssetKey, AutomationCondition, Config, MaterializeResult, asset
-from pyspark.sql import functions as F
 
 from genolake_assets.checks import check_specs, gate, staged, table_checks
 from genolake_assets.transforms.annotate import annotate
-from genolake_assets.transforms.tables import ANNOTATED_VARIANTS, data_dir
+from genolake_assets.transforms.tables import ANNOTATED_VARIANTS
 from resources.interfaces import Catalog
-from resources.lakehouse import Change, CommitSet, Lakehouse
+from resources.lakehouse import CommitSet, Increment, Lakehouse
 from resources.interfaces import QueryEngine
 from resources.spark import SparkResource
 
 from .catalog import register
-from .common import OWNERS, column_schema
+from .common import SMALL_WRITE_ROWS, OWNERS, column_schema, increment_metadata, increment_rows, write_spark_table
 
 INPUTS = ("sites", "clinvar")
 
@@ -55,26 +52,33 @@ def annotated_variants(context, config: AnnotateConfig, spark: SparkResource, ca
     lakehouse.ensure_tables()
     inputs = lakehouse.current_set()  # read every input at one recorded set, and say which
     release = config.clinvar_release or newest_release(lakehouse, inputs)
+    # by landed file: a new file annotates its own sites; a new release (or assembly) annotates every file again
+    increment = lakehouse.plan_increment(ANNOTATED_VARIANTS.name, inputs, ["sites"],
+                                         params=f"clinvar={release}|assembly={config.assembly}")
+    computed = set(increment.compute)
     # local paths Spark can read (downloaded when the warehouse is on S3 and Spark runs locally)
-    sites_files = lakehouse.localize([f.path for f in lakehouse.files("sites", inputs.snapshot("sites"))])
+    sites_files = lakehouse.localize([f.path for f in lakehouse.files("sites", inputs.snapshot("sites"))
+                                      if f.partition.get("source_file") in computed])
     clinvar_files = lakehouse.localize([f.path for f in lakehouse.files("clinvar", inputs.snapshot("clinvar"))
                                         if f.partition.get("release") == release])
     paths, staging = [], lakehouse.staging_root()
     if release and sites_files and clinvar_files:
         session = spark.spark_session
         joined = annotate(session.read.parquet(*sites_files), session.read.parquet(*clinvar_files), config.assembly)
-        target = f"{data_dir(staging, ANNOTATED_VARIANTS.name)}/run-{uuid.uuid4().hex[:12]}"
-        # one file per chromosome, the partition column kept inside the files (Iceberg reads it from them)
-        (joined.withColumn("by_chromosome", F.col("chromosome")).repartition("by_chromosome")
-         .write.partitionBy("by_chromosome").parquet(target))
-        paths = sorted(glob.glob(f"{target}/**/*.parquet", recursive=True))
-    else:
+        paths = write_spark_table(joined, staging, ANNOTATED_VARIANTS, fingerprints=increment.fingerprints,
+                                  small=increment_rows(lakehouse, inputs, "sites", increment.compute) < SMALL_WRITE_ROWS)
+    elif not release or not clinvar_files:
         context.log.warning("nothing to annotate yet: need at least one VCF and one ClinVar release")
-    sites_rows = lakehouse.stats("sites", inputs.snapshot("sites"))["rows"]
+        increment = Increment([], [], {}, full=bool(lakehouse.files(ANNOTATED_VARIANTS.name,
+                                                                     inputs.snapshot(ANNOTATED_VARIANTS.name))))
+    sites_rows = increment_rows(lakehouse, inputs, "sites", increment.compute)
     previous = _previous(context)
+    release_changed = previous["release"] not in (None, release)
     checks = table_checks("annotated_variants", staged(paths, ANNOTATED_VARIANTS.name, lambda: spark.spark_session),
                           sites_rows=sites_rows,
-                          previous_fraction=previous["fraction"] if previous["release"] not in (None, release) else None,
+                          # a new release is compared to the last one when it annotated every file
+                          previous_fraction=previous["fraction"] if release_changed and increment.compute
+                          and not increment.unchanged else None,
                           max_drop=config.max_joined_fraction_drop)
 
     def drop():
@@ -82,19 +86,29 @@ def annotated_variants(context, config: AnnotateConfig, spark: SparkResource, ca
         lakehouse.discard_staging(staging)
 
     yield from gate(checks, "annotated_variants", drop)
-    try:
-        commit_set = lakehouse.commit([Change(ANNOTATED_VARIANTS.name, lakehouse.publish(paths, staging), {})],
-                                      operation="annotate", run_id=context.run_id)
-    finally:
+    if increment.empty:
         lakehouse.discard_staging(staging)
+        commit_set = lakehouse.current_set()
+    else:
+        try:
+            commit_set = lakehouse.commit([lakehouse.increment_change(ANNOTATED_VARIANTS.name, increment,
+                                                                      lakehouse.publish(paths, staging))],
+                                          operation="annotate", run_id=context.run_id)
+        finally:
+            lakehouse.discard_staging(staging)
     metadata = register(catalog, query_engine, ANNOTATED_VARIANTS, commit_set)
     metadata["clinvar_release"] = release or "none"
     metadata["assembly"] = config.assembly
     metadata["input_snapshots"] = {t: inputs.snapshot(t) for t in INPUTS}
     metadata["input_commit_id"] = inputs.commit_id or "none"
-    # the gx_suite computed it: sites with at least one ClinVar row / all sites (the next release is compared to it)
+    metadata.update(increment_metadata(increment))
+    # the gx_suite computed it: sites with at least one ClinVar row / the sites annotated. A run that annotated
+    # every file records it for the next release to be compared to; an increment keeps the last whole figure.
     suite = next(r for r in checks if r.check_name == "gx_suite")
-    metadata["sites_joined_fraction"] = suite.metadata["joined_fraction"]
+    whole = not increment.unchanged and bool(increment.compute)
+    metadata["sites_joined_fraction"] = (suite.metadata["joined_fraction"] if whole or previous["fraction"] is None
+                                         else previous["fraction"])
+    metadata["increment_joined_fraction"] = suite.metadata["joined_fraction"]
     yield MaterializeResult(metadata=metadata)
     yield from checks
 

@@ -52,20 +52,50 @@ def to_markdown(data: pa.Table) -> str:
     return "\n".join(lines)
 
 
-def write_spark_table(df, staging_root: str, table: Table, prefix: str = "run") -> list[str]:
+SMALL_WRITE_ROWS = 200_000  # below this many input rows a derived table is written by one Spark task
+
+
+def write_spark_table(df, staging_root: str, table: Table, prefix: str = "run",
+                      fingerprints: dict[str, str] | None = None, small: bool = False) -> list[str]:
     """Write a Spark DataFrame as new data files of ``table`` under ``staging_root``: one folder per partition
-    value, the partition columns kept inside the files (Iceberg's add_files reads them from the files)."""
+    value, the partition columns kept inside the files (Iceberg's add_files reads them from the files).
+    ``fingerprints`` (source_file -> fingerprint, see ``Lakehouse.plan_increment``) adds a last folder level
+    ``by_input=<fingerprint>`` recording which inputs each file was computed from. ``small``: computed and
+    written by one task (no shuffle: Spark's per-stage costs dominate a few small files)."""
     import glob
     import uuid
 
     from pyspark.sql import functions as F
 
     from genolake_assets.transforms.tables import data_dir
+    from resources.lakehouse import FINGERPRINT_DIR
 
     target = f"{data_dir(staging_root, table.name)}/{prefix}-{uuid.uuid4().hex[:12]}"
     copies = {f"by_{c.name}": F.col(c.name) for c in table.partition_columns}
+    if fingerprints is not None:
+        lookup = df.sparkSession.createDataFrame(sorted(fingerprints.items()),
+                                                 schema=f"_fp_source_file string, {FINGERPRINT_DIR} string")
+        df = df.join(F.broadcast(lookup), df["source_file"] == lookup["_fp_source_file"], "left") \
+            .drop("_fp_source_file")
+        copies[FINGERPRINT_DIR] = F.col(FINGERPRINT_DIR)
     if copies:
-        df.withColumns(copies).repartition(*copies).write.partitionBy(*copies).parquet(target)
+        df = df.withColumns(copies)
+        # an increment (a few files) is written by one task: no shuffle; a large one is spread by partition
+        df = df.coalesce(1) if small else df.repartition(*copies)
+        df.write.partitionBy(*copies).parquet(target)
     else:
         df.coalesce(1).write.parquet(target)
     return sorted(glob.glob(f"{target}/**/*.parquet", recursive=True))
+
+
+def increment_rows(lakehouse, inputs, table: str, keys) -> int:
+    """Rows of ``table`` in the partitions ``keys`` at the set (from the manifests, no data read)."""
+    keys = set(keys)
+    return sum(f.records for f in lakehouse.files(table, inputs.snapshot(table)) if f.partition.get("source_file") in keys)
+
+
+def increment_metadata(increment) -> dict:
+    shown = ", ".join(increment.compute[:20]) + (" ..." if len(increment.compute) > 20 else "")
+    return {"files_computed": len(increment.compute), "files_unchanged": increment.unchanged,
+            "files_removed": len(set(increment.remove) - set(increment.compute)),
+            "full_recompute": increment.full, "computed": shown or "none"}

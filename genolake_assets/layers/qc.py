@@ -7,11 +7,10 @@ from genolake_assets.checks import check_specs, empty_schema, gate, result, rows
 from genolake_assets.transforms import qc as qc_transform
 from genolake_assets.transforms.tables import SAMPLE_QC, VARIANT_QC, Table
 from resources.interfaces import Catalog, QueryEngine
-from resources.lakehouse import Change
 from resources.spark import SparkResource
 
 from .catalog import register
-from .common import OWNERS, column_schema, write_spark_table
+from .common import SMALL_WRITE_ROWS, OWNERS, column_schema, increment_metadata, increment_rows, write_spark_table
 
 _DEFAULTS = qc_transform.QcThresholds()
 
@@ -31,21 +30,27 @@ class QcConfig(Config):
                                          min_sample_call_rate=self.min_sample_call_rate)
 
 
-def _inputs(spark, lakehouse, inputs, names):
-    """Spark DataFrames of the catalogued tables at one recorded set (None for a table with no rows yet)."""
+def _inputs(spark, lakehouse, inputs, names, only=None):
+    """Spark DataFrames of the catalogued tables at one recorded set (None for a table with no rows yet); with
+    ``only`` (source_file keys), just those files' partitions: an increment reads O(its files)."""
     session = spark.spark_session
     frames = {}
     for name in names:
-        files = lakehouse.localize([f.path for f in lakehouse.files(name, inputs.snapshot(name))])
+        files = [f.path for f in lakehouse.files(name, inputs.snapshot(name))
+                 if only is None or f.partition.get("source_file") in only]
+        files = lakehouse.localize(files)
         frames[name] = session.read.parquet(*files) if files else None
     return frames
 
 
-def _publish(context, spark, lakehouse, catalog, query_engine, table: Table, df, checks_for, what: str):
-    """Write, check, commit (write-audit-publish); returns (commit metadata, the check results, staged rows: Arrow
-    for a small table, else a Spark DataFrame over the new files)."""
+def _publish(context, spark, lakehouse, catalog, query_engine, table: Table, df, checks_for, what: str, increment,
+             input_rows: int):
+    """Write, check, commit (write-audit-publish) the partitions of ``increment``; returns (commit metadata, the
+    check results, staged rows: Arrow for a small table, else a Spark DataFrame over the new files). Unchanged
+    partitions are neither read nor rewritten; with nothing to do nothing is committed."""
     staging = lakehouse.staging_root()
-    paths = write_spark_table(df, staging, table) if df is not None else []
+    paths = write_spark_table(df, staging, table, fingerprints=increment.fingerprints,
+                              small=input_rows < SMALL_WRITE_ROWS) if df is not None else []
     staged = staged_data(paths, table.name, lambda: spark.spark_session)
     checks = checks_for(staged)
 
@@ -54,12 +59,19 @@ def _publish(context, spark, lakehouse, catalog, query_engine, table: Table, df,
         lakehouse.discard_staging(staging)
 
     yield from gate(checks, what, drop)
-    try:
-        commit_set = lakehouse.commit([Change(table.name, lakehouse.publish(paths, staging), {})],
-                                      operation="qc", run_id=context.run_id)
-    finally:
+    if increment.empty:
         lakehouse.discard_staging(staging)
-    return register(catalog, query_engine, table, commit_set), checks, staged
+        commit_set = lakehouse.current_set()
+    else:
+        try:
+            commit_set = lakehouse.commit([lakehouse.increment_change(table.name, increment,
+                                                                      lakehouse.publish(paths, staging))],
+                                          operation="qc", run_id=context.run_id)
+        finally:
+            lakehouse.discard_staging(staging)
+    metadata = register(catalog, query_engine, table, commit_set)
+    metadata.update(increment_metadata(increment))
+    return metadata, checks, staged
 
 
 def _flag_counts(staged, flags: list[str]) -> dict:
@@ -87,16 +99,18 @@ def variant_qc(context, config: QcConfig, spark: SparkResource, catalog: Catalog
     lakehouse = catalog.lakehouse()
     lakehouse.ensure_tables()
     inputs = lakehouse.current_set()
-    frames = _inputs(spark, lakehouse, inputs, ["sites", "samples"])
     thresholds = config.thresholds()
+    increment = lakehouse.plan_increment(VARIANT_QC.name, inputs, ["sites", "samples"], params=repr(thresholds))
+    frames = _inputs(spark, lakehouse, inputs, ["sites", "samples"], only=set(increment.compute))
     df = None
     if frames["sites"] is not None:
         samples = frames["samples"]
         df = qc_transform.variant_qc(frames["sites"], samples, thresholds)
-    sites_rows = lakehouse.stats("sites", inputs.snapshot("sites"))["rows"]
+    sites_rows = increment_rows(lakehouse, inputs, "sites", increment.compute)  # the rows this run must give
     metadata, checks, staged = yield from _publish(
         context, spark, lakehouse, catalog, query_engine, VARIANT_QC, df,
-        lambda staged: table_checks(VARIANT_QC.name, staged, sites_rows=sites_rows), "variant_qc")
+        lambda staged: table_checks(VARIANT_QC.name, staged, sites_rows=sites_rows), "variant_qc", increment,
+        sites_rows)
     flags = _flag_counts(staged, ["low_call_rate", "low_maf", "hwe_failed", "qc_pass"])
     metadata.update({
         "thresholds": MetadataValue.json(thresholds.__dict__),
@@ -127,22 +141,29 @@ def sample_qc(context, config: QcConfig, spark: SparkResource, catalog: Catalog,
     lakehouse = catalog.lakehouse()
     lakehouse.ensure_tables()
     inputs = lakehouse.current_set()
-    frames = _inputs(spark, lakehouse, inputs, ["sites", "calls", "samples"])
     thresholds = config.thresholds()
+    increment = lakehouse.plan_increment(SAMPLE_QC.name, inputs, ["sites", "calls", "samples"],
+                                         params=repr(thresholds))
+    computed = set(increment.compute)
+    frames = _inputs(spark, lakehouse, inputs, ["sites", "calls", "samples"], only=computed)
     df, found = None, None
-    if frames["sites"] is not None and frames["samples"] is not None:
-        # a file whose samples have no calls row (all hom-ref, or no GT) still has sample QC rows
-        calls = frames["calls"] if frames["calls"] is not None else _empty(spark.spark_session, "calls")
-        df = qc_transform.sample_qc(calls, frames["sites"], frames["samples"], thresholds)
-        found = discordance(qc_transform.discordant_genotypes(calls, frames["sites"], frames["samples"]))
-    samples_rows = lakehouse.stats("samples", inputs.snapshot("samples"))["rows"]
+    if frames["samples"] is not None:
+        session = spark.spark_session
+        # a file whose samples have no calls row (all hom-ref, or no GT) still has sample QC rows; a file without
+        # records has samples but no sites (n_sites 0)
+        calls = frames["calls"] if frames["calls"] is not None else _empty(session, "calls")
+        sites = frames["sites"] if frames["sites"] is not None else _empty(session, "sites")
+        df = qc_transform.sample_qc(calls, sites, frames["samples"], thresholds)
+        found = discordance(_discordant(spark, lakehouse, inputs, computed))
+    samples_rows = increment_rows(lakehouse, inputs, "samples", increment.compute)
 
     def checks_for(staged):
         return [*table_checks(SAMPLE_QC.name, staged, samples_rows=samples_rows),
                 result("sample_qc", "concordance", concordance_outcome(found))]
 
     metadata, checks, staged = yield from _publish(context, spark, lakehouse, catalog, query_engine, SAMPLE_QC, df,
-                                                   checks_for, "sample_qc")
+                                                   checks_for, "sample_qc", increment,
+                                                   increment_rows(lakehouse, inputs, "calls", increment.compute))
     flags = _flag_counts(staged, ["low_call_rate", "qc_pass"])
     metadata.update({
         "thresholds": MetadataValue.json({"min_sample_call_rate": thresholds.min_sample_call_rate}),
@@ -153,6 +174,26 @@ def sample_qc(context, config: QcConfig, spark: SparkResource, catalog: Catalog,
     })
     yield MaterializeResult(metadata=metadata)
     yield from checks
+
+
+def _discordant(spark, lakehouse, inputs, changed: set):
+    """Discordant genotypes between a changed file and any other file sharing a sample with it: only the files of
+    those pairs are read (samples is read whole: one row per sample and file)."""
+    from pyspark.sql import functions as F
+
+    session = spark.spark_session
+    samples_files = lakehouse.localize([f.path for f in lakehouse.files("samples", inputs.snapshot("samples"))])
+    if not samples_files or not changed:
+        return None
+    samples = session.read.parquet(*samples_files).select("sample_id", "source_file")
+    mine = samples.where(F.col("source_file").isin(sorted(changed))).select("sample_id").distinct()
+    involved = {r[0] for r in samples.join(mine, "sample_id", "left_semi").select("source_file").distinct().collect()}
+    if len(involved) < 2:
+        return None
+    frames = _inputs(spark, lakehouse, inputs, ["sites", "calls", "samples"], only=involved)
+    if frames["calls"] is None or frames["sites"] is None:
+        return None
+    return qc_transform.discordant_genotypes(frames["calls"], frames["sites"], frames["samples"], changed=changed)
 
 
 def _empty(session, table: str):
@@ -168,6 +209,8 @@ def discordance(rows) -> dict:
 
     from quality.outcome import SAMPLE_ROWS
 
+    if rows is None:
+        return None
     rows = rows.persist(StorageLevel.MEMORY_AND_DISK)
     try:
         totals = rows.agg(F.count(F.lit(1)).alias("n"), F.countDistinct("sample_id").alias("samples")).collect()[0]

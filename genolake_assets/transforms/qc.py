@@ -285,7 +285,7 @@ DISCORDANT_COLUMNS = ["sample_id", "chromosome", "start", "ref", "alt", "source_
                       "source_file_b", "genotype_b"]
 
 
-def discordant_genotypes(calls, sites, samples):
+def discordant_genotypes(calls, sites, samples, changed=None):
     """Samples typed in more than one file whose genotypes differ at the same site (chromosome, start, ref, alt).
 
     A sample without a calls row at a site of its file has the implied hom-ref genotype (0|0, 0/0 or 0 by the
@@ -295,6 +295,7 @@ def discordant_genotypes(calls, sites, samples):
     One row per (sample, site, pair of files), source_file_a < source_file_b; genotypes as written.
     Only the calls rows of samples present in several files are read; hom-ref genotypes are only spelled out for
     (site, file pair) combinations where the two files imply different reference genotypes (different ploidy).
+    ``changed`` (source_file keys): only the pairs with at least one of these files (an increment).
     """
     from pyspark.sql import functions as F
 
@@ -308,6 +309,9 @@ def discordant_genotypes(calls, sites, samples):
     pairs = (a.join(b, same_sample)
              .select(F.col("a.sample_id").alias("sample_id"), F.col("a.source_file").alias("source_file_a"),
                      F.col("b.source_file").alias("source_file_b")))
+    if changed is not None:
+        keys = sorted(changed)
+        pairs = pairs.where(F.col("source_file_a").isin(keys) | F.col("source_file_b").isin(keys))
     files = multi.select("source_file").distinct()
     site_cols = [*key, "source_file", "hom_ref_ploidy", "hom_ref_phased"]
     s = (sites.join(F.broadcast(files), "source_file", "left_semi").select(*site_cols)

@@ -177,7 +177,6 @@ ANNOTATED_VARIANTS = Table(
     "Sites joined to ClinVar on chromosome, 0-based start = PositionVCF - 1, ref = ReferenceAlleleVCF, "
     "alt = AlternateAlleleVCF and assembly.",
     (
-        C("source_file", "string", "The site's landed file key", False, classification="identifier"),
         C("start", "bigint", "0-based start", False),
         C("end", "bigint", "0-based exclusive end", False),
         C("ref", "string", "Reference allele", False),
@@ -201,7 +200,7 @@ ANNOTATED_VARIANTS = Table(
         C("review_status", "string", "Review status"),
         C("phenotype_list", "string", "Phenotypes, '|'-separated"),
     ),
-    (CHROMOSOME,),
+    (SOURCE_FILE, CHROMOSOME),  # by file: a new file's annotation adds its own partitions, rewrites nothing
     ("chromosome", "start"),
 )
 
