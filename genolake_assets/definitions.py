@@ -27,13 +27,24 @@ from .sensors import landing_sensor
 ASSETS = [quarantine_spec, vcf_files, clinvar_releases, processed_vcf, clinvar, *catalog_assets, annotated_variants, variant_qc, sample_qc,
           drug_response_report, policy_file, permissions]
 
+# Two automation sensors, so their runs go side by side: after an ingest the catalog, annotation, report and
+# governance run (the live path to the report) does not wait for QC, which it does not depend on.
 automation_sensor = AutomationConditionSensorDefinition(
     "publish_automation",
-    target=AssetSelection.groups("catalog", "annotated", "qc", "reports", "governance"),
+    target=AssetSelection.groups("catalog", "annotated", "reports", "governance"),
     default_status=DefaultSensorStatus.RUNNING,
-    description="Keeps the catalog, annotations, QC tables and reports up to date after each ingest (eager conditions).",
+    minimum_interval_seconds=5,
+    description="Keeps the catalog, annotations, reports and permissions up to date after each ingest (eager "
+                "conditions; only the new files' partitions are computed).",
 )
-
+qc_automation_sensor = AutomationConditionSensorDefinition(
+    "qc_automation",
+    target=AssetSelection.groups("qc"),
+    default_status=DefaultSensorStatus.RUNNING,
+    minimum_interval_seconds=5,
+    description="Keeps variant and sample QC up to date after each ingest, in runs of their own (eager conditions; "
+                "only the new files' partitions are computed).",
+)
 
 
 def landing_sensors() -> list:
@@ -50,7 +61,7 @@ defs = Definitions(
     asset_checks=[matches_policy],
     jobs=[ingest_vcf_job, ingest_clinvar_job, publish_job, maintenance],
     schedules=[maintenance_schedule],
-    sensors=[*landing_sensors(), automation_sensor],
+    sensors=[*landing_sensors(), automation_sensor, qc_automation_sensor],
     resources=resources_for_mode(),
     executor=in_process_executor,
 )

@@ -28,7 +28,7 @@ def _load_cursor(raw: str | None) -> dict:
 @sensor(
     name="landing_sensor",
     jobs=[ingest_vcf_job, ingest_clinvar_job],
-    minimum_interval_seconds=15,
+    minimum_interval_seconds=5,  # listing a folder and hashing only new files: cheap
     default_status=DefaultSensorStatus.RUNNING,
     description="Watches the landing zone: adds a partition per new VCF/ClinVar file and requests its ingest run. "
     "Run keys are '<partition>:<sha256>', so the same content dropped again is not run again; changed content is. "
