@@ -14,8 +14,9 @@ SAMPLE := data/sample
 DEMO_FILES := $(SAMPLE)/1kgp3_chr22_CYP2D6_GRCh37.vcf.gz $(SAMPLE)/1kgp3_chr22_COMT_GRCh37.vcf.gz \
 	$(SAMPLE)/variant_summary.2021-01.chr22_or_response.subset.txt.gz
 
-.PHONY: help setup demo demo-aws test test-terraform checkov-env bench hail-env dev clean java bcftools plink
+.PHONY: help setup demo demo-aws test test-terraform checkov-env bench bench-files hail-env dev clean java bcftools plink
 SIZE ?= S
+FILES ?= 200
 
 help:  ## list the targets
 	@grep -E '^[a-z-]+:.*##' $(MAKEFILE_LIST) | sed 's/:.*## /\t/'
@@ -77,6 +78,9 @@ test-terraform: $(STAMP) $(CHECKOV_STAMP)  ## only the Terraform checks (fmt, of
 
 bench: $(STAMP) java bcftools  ## benchmark the ingest kernel and the whole `genolake ingest` path against bcftools (Hail after make hail-env): SIZE=S (default), M or L; BENCH_ARGS="--only path --path-runs 3"
 	$(BIN)/python -m benchmarks.run --size $(SIZE) $(BENCH_ARGS)
+
+bench-files: $(STAMP) java bcftools  ## many single-sample VCFs landed at once and one at a time (FILES=200): per-file cost as the lakehouse grows
+	$(BIN)/python -m benchmarks.many_files --files $(FILES) $(BENCH_ARGS)
 
 HAIL_VENV := benchmarks/.hail-venv
 hail-env: $(STAMP)  ## optional: Hail 0.2.139 in its own environment (benchmarks/.hail-venv), measured by make bench
