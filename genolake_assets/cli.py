@@ -203,45 +203,22 @@ def _metadata_value(event, name):
 REPORT_STEP = "reports__drug_response_report"
 
 
-def _job(defs, resources, name: str):
-    """The code location's job ``name`` bound to ``resources`` (built for this invocation's GENOLAKE_HOME): the CLI
-    runs the same jobs as the sensors (ingest_vcf, ingest_clinvar, publish), with their tags and descriptions."""
-    from dagster import Definitions
-
-    key = (id(defs), id(resources))
-    if _JOBS.get("key") != key:
-        _JOBS.clear()
-        _JOBS["key"] = key
-        _JOBS["defs"] = Definitions(assets=defs.assets, asset_checks=defs.asset_checks, jobs=defs.jobs,
-                                    resources=resources, executor=defs.executor)
-    return _JOBS["defs"].resolve_job_def(name)
-
-
-_JOBS: dict = {}
-
-
-def _materialize(defs, resources, selection, instance, partition_key=None, tags=None, run_config=None, job=None):
-    """One in-process run (of the job ``job``, else of ``selection``), Dagster's console silent: its events go to
-    this invocation's run log; the traces of unexpected errors (see `_unexpected_errors`) are printed here, before
-    the caller's own line."""
+def _materialize(defs, resources, selection, instance, partition_key=None, tags=None, run_config=None):
+    """One in-process run, Dagster's console silent: its events go to this invocation's run log; the traces of
+    unexpected errors (see `_unexpected_errors`) are printed here, before the caller's own line."""
     global _run_log
     from dagster import AssetCheckSeverity, materialize
 
-    config = {**QUIET, **(run_config or {})}
-    if job is not None:
-        result = _job(defs, resources, job).execute_in_process(
-            run_config=config, instance=instance, partition_key=partition_key, tags=tags or {}, raise_on_error=False)
-    else:
-        result = materialize(
-            [*defs.assets, *(defs.asset_checks or [])],
-            selection=selection,
-            instance=instance,
-            partition_key=partition_key,
-            resources=resources,
-            tags=tags or {},
-            run_config=config,
-            raise_on_error=False,
-        )
+    result = materialize(
+        [*defs.assets, *(defs.asset_checks or [])],
+        selection=selection,
+        instance=instance,
+        partition_key=partition_key,
+        resources=resources,
+        tags=tags or {},
+        run_config={**QUIET, **(run_config or {})},
+        raise_on_error=False,
+    )
     if _run_log is None:  # called outside a CLI command
         _run_log = _RunLog("run")
     failed = not result.success or any(not e.passed and e.severity == AssetCheckSeverity.ERROR
@@ -302,7 +279,7 @@ def _publish(defs, resources, instance, cohort: str | None = None) -> None:
 
     run_config = {"ops": {REPORT_STEP: {"config": {"cohort": cohort}}}} if cohort else None
     with console.status("publishing: catalog -> annotated -> reports -> governance ..."):
-        result = _materialize(defs, resources, PUBLISH, instance, run_config=run_config, job="publish")
+        result = _materialize(defs, resources, PUBLISH, instance, run_config=run_config)
     failed_checks, passed_checks = _report_checks(result)
     if not result.success or failed_checks:
         console.print(f"[red]x[/] publish: {_failure_message(result) if not result.success else 'checks failed'}")
@@ -356,7 +333,7 @@ def ingest(paths: List[Path] = typer.Argument(..., exists=True, dir_okay=False, 
         with console.status(f"[{number}/{len(paths)}] {landed.location}: raw -> processed ..."):
             t0 = time.monotonic()
             result = _materialize(defs, resources, INGEST_VCF if vcf else INGEST_CLINVAR, instance, key,
-                                  {LOCATION_TAG: landed.location}, job="ingest_vcf" if vcf else "ingest_clinvar")
+                                  {LOCATION_TAG: landed.location})
         failed_checks, passed_checks = _report_checks(result, f"[{number}/{len(paths)}] ")
         if not result.success or failed_checks:
             failures += 1
@@ -433,8 +410,7 @@ def _run_aws_demo(paths, endpoint: str) -> None:
             launched.add(request.run_key)  # Dagster skips a run key it has seen; so do we
             selection = INGEST_VCF if request.job_name == "ingest_vcf" else INGEST_CLINVAR
             t0 = time.monotonic()
-            run = _materialize(defs, resources, selection, instance, request.partition_key, dict(request.tags),
-                               job=request.job_name)
+            run = _materialize(defs, resources, selection, instance, request.partition_key, dict(request.tags))
             where = request.tags.get("genolake/location", request.partition_key)
             failed_checks, passed_checks = _report_checks(run)
             if run.success and not failed_checks:

@@ -59,10 +59,6 @@ TABLE_PROPERTIES = {
     "commit.retry.min-wait-ms": "50",
     "write.metadata.delete-after-commit.enabled": "true",
     "write.metadata.previous-versions-max": "100",
-    # every commit adds a manifest; merged once 16 pile up, so planning a table of thousands of commits reads a
-    # bounded number of manifests, not one per commit
-    "commit.manifest-merge.enabled": "true",
-    "commit.manifest.min-count-to-merge": "16",
 }
 
 
