@@ -13,7 +13,8 @@ from resources.interfaces import QueryEngine
 from resources.spark import SparkResource
 
 from .catalog import register
-from .common import SMALL_WRITE_ROWS, OWNERS, column_schema, increment_metadata, increment_rows, write_spark_table
+from .common import (SMALL_WRITE_ROWS, OWNERS, column_schema, commit_increment, increment_metadata, increment_rows,
+                     write_spark_table)
 
 INPUTS = ("sites", "clinvar")
 
@@ -86,16 +87,8 @@ def annotated_variants(context, config: AnnotateConfig, spark: SparkResource, ca
         lakehouse.discard_staging(staging)
 
     yield from gate(checks, "annotated_variants", drop)
-    if increment.empty:
-        lakehouse.discard_staging(staging)
-        commit_set = lakehouse.current_set()
-    else:
-        try:
-            commit_set = lakehouse.commit([lakehouse.increment_change(ANNOTATED_VARIANTS.name, increment,
-                                                                      lakehouse.publish(paths, staging))],
-                                          operation="annotate", run_id=context.run_id)
-        finally:
-            lakehouse.discard_staging(staging)
+    commit_set = commit_increment(lakehouse, ANNOTATED_VARIANTS.name, increment, paths, staging, "annotate",
+                                  context.run_id)
     metadata = register(catalog, query_engine, ANNOTATED_VARIANTS, commit_set)
     metadata["clinvar_release"] = release or "none"
     metadata["assembly"] = config.assembly

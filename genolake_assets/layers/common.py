@@ -99,3 +99,16 @@ def increment_metadata(increment) -> dict:
     return {"files_computed": len(increment.compute), "files_unchanged": increment.unchanged,
             "files_removed": len(set(increment.remove) - set(increment.compute)),
             "full_recompute": increment.full, "computed": shown or "none"}
+
+
+def commit_increment(lakehouse, table: str, increment, paths: list[str], staging: str, operation: str, run_id):
+    """Commit an increment's new files of ``table`` (staged under ``staging``) as one recorded set, or nothing when
+    the increment is empty; the staging folder is discarded either way. Returns the set the table is now read at."""
+    if increment.empty:
+        lakehouse.discard_staging(staging)
+        return lakehouse.current_set()
+    try:
+        return lakehouse.commit([lakehouse.increment_change(table, increment, lakehouse.publish(paths, staging))],
+                                operation=operation, run_id=run_id)
+    finally:
+        lakehouse.discard_staging(staging)

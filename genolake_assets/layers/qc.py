@@ -10,7 +10,8 @@ from resources.interfaces import Catalog, QueryEngine
 from resources.spark import SparkResource
 
 from .catalog import register
-from .common import SMALL_WRITE_ROWS, OWNERS, column_schema, increment_metadata, increment_rows, write_spark_table
+from .common import (SMALL_WRITE_ROWS, OWNERS, column_schema, commit_increment, increment_metadata, increment_rows,
+                     write_spark_table)
 
 _DEFAULTS = qc_transform.QcThresholds()
 
@@ -59,16 +60,7 @@ def _publish(context, spark, lakehouse, catalog, query_engine, table: Table, df,
         lakehouse.discard_staging(staging)
 
     yield from gate(checks, what, drop)
-    if increment.empty:
-        lakehouse.discard_staging(staging)
-        commit_set = lakehouse.current_set()
-    else:
-        try:
-            commit_set = lakehouse.commit([lakehouse.increment_change(table.name, increment,
-                                                                      lakehouse.publish(paths, staging))],
-                                          operation="qc", run_id=context.run_id)
-        finally:
-            lakehouse.discard_staging(staging)
+    commit_set = commit_increment(lakehouse, table.name, increment, paths, staging, "qc", context.run_id)
     metadata = register(catalog, query_engine, table, commit_set)
     metadata.update(increment_metadata(increment))
     return metadata, checks, staged
