@@ -59,6 +59,10 @@ TABLE_PROPERTIES = {
     "commit.retry.min-wait-ms": "50",
     "write.metadata.delete-after-commit.enabled": "true",
     "write.metadata.previous-versions-max": "100",
+    # every commit adds a manifest; once 16 pile up they are merged into one, so planning a table after thousands
+    # of commits reads a bounded number of manifests, not one per commit
+    "commit.manifest-merge.enabled": "true",
+    "commit.manifest.min-count-to-merge": "16",
 }
 
 
@@ -372,6 +376,10 @@ class Lakehouse:
                 for name in wanted:
                     if name not in spec_names:
                         update.add_identity(name)
+        stale = {k: v for k, v in TABLE_PROPERTIES.items() if k != "format-version" and table.properties.get(k) != v}
+        if stale:  # a table created by an older genolake takes today's properties (once)
+            with table.transaction() as tx:
+                tx.set_properties(stale)
         self._tables[name] = table
         return table
 
