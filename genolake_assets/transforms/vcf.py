@@ -814,9 +814,18 @@ class IngestStats:
         return sorted({f["chromosome"] for f in self.files if f["table"] == table and f["chromosome"]})
 
 
+IN_PROCESS_BYTES = 4 << 20  # files up to this size (compressed) are parsed in this process when allowed
+
+
+def _session(spark):
+    return spark() if callable(spark) else spark
+
+
 def ingest_vcf(spark, path: str, out_root: str, source_file: str, source_path: str | None = None,
                n_regions: int | None = None) -> IngestStats:
     """Parse ``path`` in Spark tasks (one per region) and write sites/calls/samples Parquet under ``out_root``.
+    ``spark`` is a session, or a function giving one: then a file of at most IN_PROCESS_BYTES is parsed by the same
+    task function in this process (no Spark job, no JVM started for it); ``None`` parses in this process always.
 
     Files go to ``<out_root>/<table>/data/source_file=<key>/chromosome=<c>/part-<region>-<run>.parquet`` (names
     unique per run, so nothing published is overwritten). They are not part of any table until the caller
@@ -826,8 +835,10 @@ def ingest_vcf(spark, path: str, out_root: str, source_file: str, source_path: s
     name = os.path.basename(source_path or path)
     header = check_header(path, name)
     warnings = Counter({w: 1 for w in header.warnings})
-    if n_regions is None:  # two tasks per core, more for big files (~32 MiB of BGZF each)
-        n_regions = max(2 * spark.sparkContext.defaultParallelism, os.path.getsize(path) >> 25)
+    in_process = spark is None or (callable(spark) and os.path.getsize(path) <= IN_PROCESS_BYTES)
+    if n_regions is None:  # two tasks per core, more for big files (~32 MiB of BGZF each); one in this process
+        n_regions = 1 if in_process else max(2 * _session(spark).sparkContext.defaultParallelism,
+                                             os.path.getsize(path) >> 25)
     regions = plan_regions(path, n_regions)
     run = uuid.uuid4().hex[:8]
     tasks = [(i, r) for i, r in enumerate(regions)]
@@ -836,7 +847,11 @@ def ingest_vcf(spark, path: str, out_root: str, source_file: str, source_path: s
         for i, region in items:
             yield i, write_region(path, region, out_root, source_file, f"{i:05d}-{run}", header, name)
 
-    results = sorted(spark.sparkContext.parallelize(tasks, len(tasks)).mapPartitions(run_partition).collect())
+    if in_process:  # the same task function, run here: no Spark job (nor JVM) for a small file
+        results = list(run_partition(tasks))
+    else:
+        results = sorted(_session(spark).sparkContext.parallelize(tasks, len(tasks)).mapPartitions(run_partition)
+                         .collect())
     files = []
     for _, result in results:
         if result["rejected"]:

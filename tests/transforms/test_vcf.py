@@ -139,3 +139,19 @@ def test_chromosome_names_and_partition_keys():
     assert partition_key("a/x.vcf.gz") == partition_key("a/x.vcf.gz")
     assert [file_kind(n) for n in ("a.vcf.gz", "a.vcf.bgz", "a.vcf", "a.vcf.gz.tbi", "variant_summary.txt.gz", "notes.txt")] == [
         "vcf", "vcf", "vcf", "index", "clinvar", None]
+
+
+def test_a_small_file_parsed_in_this_process_equals_the_spark_parse(ingested, tmp_path):
+    """The same task function run in the driver (no Spark job: what a small file gets) writes the same rows."""
+    out, stats = ingested
+    started = []
+
+    def session():  # a small file never asks for the session
+        started.append(True)
+        raise AssertionError("Spark started for a small file")
+
+    here = vcf.ingest_vcf(session, str(VCF_100), str(tmp_path), "slice-1", source_path="landing/slice.vcf.gz")
+    assert not started and here.regions == 1 < stats.regions
+    for table in ("sites", "calls", "samples"):
+        ours, theirs = (sorted(map(repr, _read(root, table).to_pylist())) for root in (tmp_path, out))
+        assert ours == theirs and len(ours) == stats.rows(table), table
