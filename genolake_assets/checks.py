@@ -131,6 +131,35 @@ def describe(results: list[AssetCheckResult], blocking_only: bool = True) -> lis
     return out
 
 
+def batch_check_result(asset_path, name: str, per_file: list) -> AssetCheckResult:
+    """One check's result over a batch of files, from each file's own result ``(partition key, result)``: passed
+    when every file passed; the message, failing rows and a per-file table (failures first) say which file."""
+    from .layers.common import to_markdown
+    import pyarrow as pa
+
+    first = per_file[0][1]
+    failed = [(key, r) for key, r in per_file if not r.passed]
+    rows = sum(int(getattr(r.metadata.get("failing_rows"), "value", 0) or 0) for _, r in per_file)
+
+    def text(r) -> str:
+        message = r.metadata.get("message")
+        return str(getattr(message, "value", message) or "")
+
+    shown = (failed + [(k, r) for k, r in per_file if r.passed])[:50]
+    table = pa.table({"partition": [k for k, _ in shown], "passed": [r.passed for _, r in shown],
+                      "failing_rows": [int(getattr(r.metadata.get("failing_rows"), "value", 0) or 0)
+                                       for _, r in shown], "message": [text(r)[:200] for _, r in shown]})
+    summary = (f"{len(failed)} of {len(per_file)} files failed: " + "; ".join(f"{k}: {text(r)}" for k, r in failed[:5])
+               if failed else f"passed on each of the batch's {len(per_file)} files")
+    return AssetCheckResult(
+        asset_key=AssetKey(list(asset_path)), check_name=name, passed=not failed, severity=first.severity,
+        description=first.description,
+        metadata={"engine": first.metadata.get("engine") or "genolake", "failing_rows": rows, "files": len(per_file),
+                  "files_failed": len(failed), "message": MetadataValue.text(summary[:2000]),
+                  "per_file": MetadataValue.md(to_markdown(table))},
+    )
+
+
 def gate(results: list[AssetCheckResult], what: str, drop=None):
     """Yield the check results; when a blocking one failed, drop the new files (``drop()``) and fail the step, so
     nothing is committed and nothing downstream runs. Use as ``yield from gate(...)`` before committing."""
@@ -159,7 +188,10 @@ def read_arrow(paths: list[str], table: str):
     contract = TABLES[table]
     if not paths:
         return pa.schema([pa.field(c.name, arrow_type(c.type), c.nullable) for c in contract.all_columns]).empty_table()
-    return ds.dataset(paths, format="parquet").to_table(columns=contract.column_names)
+    data = ds.dataset(paths, format="parquet").to_table(columns=contract.column_names)
+    # plain values: files written from a partitioned read keep dictionary-encoded columns, one dictionary per file
+    return data.cast(pa.schema([pa.field(f.name, f.type.value_type if pa.types.is_dictionary(f.type) else f.type,
+                                         f.nullable) for f in data.schema]))
 
 
 def staged(paths: list[str], table: str, spark_session=None):

@@ -203,22 +203,35 @@ def _metadata_value(event, name):
 REPORT_STEP = "reports__drug_response_report"
 
 
-def _materialize(defs, resources, selection, instance, partition_key=None, tags=None, run_config=None):
-    """One in-process run, Dagster's console silent: its events go to this invocation's run log; the traces of
-    unexpected errors (see `_unexpected_errors`) are printed here, before the caller's own line."""
-    global _run_log
-    from dagster import AssetCheckSeverity, materialize
+def _job(defs, resources, name: str | None):
+    """The code location's job ``name`` bound to ``resources`` (built for this invocation's GENOLAKE_HOME): the CLI
+    runs the same jobs as the sensors (ingest_vcf, ingest_clinvar, publish), with their tags and descriptions."""
+    from dagster import Definitions
 
-    result = materialize(
-        [*defs.assets, *(defs.asset_checks or [])],
-        selection=selection,
-        instance=instance,
-        partition_key=partition_key,
-        resources=resources,
-        tags=tags or {},
-        run_config={**QUIET, **(run_config or {})},
-        raise_on_error=False,
-    )
+    key = (id(defs), id(resources))
+    if _JOBS.get("key") != key:
+        _JOBS.clear()
+        _JOBS["key"] = key
+        _JOBS["defs"] = Definitions(assets=defs.assets, asset_checks=defs.asset_checks, jobs=defs.jobs,
+                                    resources=resources, executor=defs.executor)
+    if name is None:  # every asset of ``defs`` (a test's own definitions)
+        return _JOBS["defs"].resolve_implicit_global_asset_job_def()
+    return _JOBS["defs"].resolve_job_def(name)
+
+
+_JOBS: dict = {}
+
+
+def _materialize(defs, resources, job: str | None, instance, partition_key=None, tags=None, run_config=None):
+    """One in-process run of the code location's job ``job``, Dagster's console silent: its events go to this
+    invocation's run log; the traces of unexpected errors (see `_unexpected_errors`) are printed here, before the
+    caller's own line. A batch passes its partition range in ``tags`` (no ``partition_key``)."""
+    global _run_log
+    from dagster import AssetCheckSeverity
+
+    result = _job(defs, resources, job).execute_in_process(
+        run_config={**QUIET, **(run_config or {})}, instance=instance, partition_key=partition_key,
+        tags=tags or {}, raise_on_error=False)
     if _run_log is None:  # called outside a CLI command
         _run_log = _RunLog("run")
     failed = not result.success or any(not e.passed and e.severity == AssetCheckSeverity.ERROR
@@ -275,11 +288,9 @@ def _report_checks(result, where: str = "") -> tuple[int, int]:
 
 def _publish(defs, resources, instance, cohort: str | None = None) -> None:
     """Materialize catalog -> annotated -> reports and print each table's rows; exit 1 if it fails."""
-    from .jobs import PUBLISH
-
     run_config = {"ops": {REPORT_STEP: {"config": {"cohort": cohort}}}} if cohort else None
     with console.status("publishing: catalog -> annotated -> reports -> governance ..."):
-        result = _materialize(defs, resources, PUBLISH, instance, run_config=run_config)
+        result = _materialize(defs, resources, "publish", instance, run_config=run_config)
     failed_checks, passed_checks = _report_checks(result)
     if not result.success or failed_checks:
         console.print(f"[red]x[/] publish: {_failure_message(result) if not result.success else 'checks failed'}")
@@ -300,6 +311,100 @@ COHORT_HELP = ("Cohort of the drug-response report: SQL LIKE pattern on sample I
                "else every sample, '%')")
 
 
+def _batched(resources) -> bool:
+    """Batches run in this process's Spark; with EMR Serverless configured each file is its own job."""
+    job = resources.get("vcf_job")
+    return not getattr(job, "enabled", False)
+
+
+def _batches(instance, vcfs: list) -> list[list]:
+    """The landed VCFs in batches that are partition ranges: contiguous in the partitions' order (new files are
+    added together, so they are), at most BATCH_FILES each; a re-landed file among older keys is its own batch."""
+    from .jobs import BATCH_FILES
+    from .partitions import vcf_files_partitions
+
+    order = {k: i for i, k in enumerate(instance.get_dynamic_partitions(vcf_files_partitions.name))}
+    unique = {f.partition_key: (n, f) for n, f in vcfs}  # the same key landed twice: the last copy
+    ranked = sorted(unique.values(), key=lambda item: order[item[1].partition_key])
+    batches: list[list] = []
+    for item in ranked:
+        last = batches[-1][-1][1].partition_key if batches else None
+        if (last is not None and order[item[1].partition_key] == order[last] + 1
+                and len(batches[-1]) < BATCH_FILES):
+            batches[-1].append(item)
+        else:
+            batches.append([item])
+    return batches
+
+
+def _ingest_batch(defs, resources, instance, batch: list, total: int) -> list:
+    """One ingest_vcf run over a batch's partition range; prints a line per committed file and returns the files
+    the batch deferred (to run on their own)."""
+    from dagster import DagsterEventType
+
+    from .jobs import BATCH_TAG, RANGE_END, RANGE_START
+    from .layers.raw import DEFERRED
+
+    first, last = batch[0], batch[-1]
+    label = f"[{first[0]}-{last[0]}/{total}]" if first[0] != last[0] else f"[{first[0]}/{total}]"
+    with console.status(f"{label} {len(batch)} files: raw -> processed (one run) ..."):
+        t0 = time.monotonic()
+        result = _materialize(defs, resources, "ingest_vcf", instance, tags={
+            RANGE_START: first[1].partition_key, RANGE_END: last[1].partition_key, BATCH_TAG: str(len(batch))})
+    seconds = time.monotonic() - t0
+    rows, status = {}, {}
+    for event in result.all_events:
+        if event.event_type != DagsterEventType.ASSET_MATERIALIZATION:
+            continue
+        materialization = event.event_specific_data.materialization
+        if materialization.asset_key.path[0] != "processed" or materialization.partition is None:
+            continue
+        meta = materialization.metadata
+        status[materialization.partition] = getattr(meta.get("status"), "value", None)
+        if "dagster/row_count" in meta:
+            table = materialization.asset_key.path[-1]
+            rows.setdefault(materialization.partition, {})[table] = meta["dagster/row_count"].value
+    _, passed_checks = _report_checks(result, f"{label} ")  # a batch's blocking failures are deferred files
+    deferred = []
+    for number, landed in batch:
+        key = landed.partition_key
+        if not result.success or status.get(key) != "committed":
+            deferred.append((number, landed))
+            continue
+        summary = ", ".join(f"{v:,} {k}" for k, v in rows.get(key, {}).items())
+        console.print(f"[green]ok[/] [{number}/{total}] {landed.location} -> partition {key}: {summary} "
+                      f"(batch of {len(batch)}: {passed_checks} checks passed; {seconds / len(batch):.1f}s)",
+                      soft_wrap=True)
+    if deferred and result.success:
+        console.print(f"{label} {len(deferred)} file(s) deferred by the batch ({DEFERRED}): each runs on its own")
+    return deferred
+
+
+def _ingest_one(defs, resources, instance, number: int, total: int, landed) -> bool:
+    """One file's ingest run (its own partition); prints its line; True when it was committed."""
+    from .layers.common import LOCATION_TAG
+
+    key = landed.partition_key
+    vcf = landed.kind == "vcf"
+    with console.status(f"[{number}/{total}] {landed.location}: raw -> processed ..."):
+        t0 = time.monotonic()
+        result = _materialize(defs, resources, "ingest_vcf" if vcf else "ingest_clinvar", instance, key,
+                              {LOCATION_TAG: landed.location})
+    failed_checks, passed_checks = _report_checks(result, f"[{number}/{total}] ")
+    if not result.success or failed_checks:
+        console.print(f"[red]x[/] [{number}/{total}] {landed.location}: {_failure_message(result)}")
+        return False
+    counts = {
+        "/".join(e.asset_key.path[1:]): _metadata_value(e, "dagster/row_count")
+        for e in result.get_asset_materialization_events()
+        if e.asset_key.path[0] == "processed"
+    }
+    summary = ", ".join(f"{v:,} {k}" for k, v in counts.items())
+    console.print(f"[green]ok[/] [{number}/{total}] {landed.location} -> partition {key}: {summary} "
+                  f"({passed_checks} checks passed; {time.monotonic() - t0:.1f}s)", soft_wrap=True)
+    return True
+
+
 @app.command()
 def ingest(paths: List[Path] = typer.Argument(..., exists=True, dir_okay=False, readable=True,
                                                help="VCF (.vcf, .vcf.gz, .vcf.bgz) or ClinVar variant_summary files"),
@@ -310,8 +415,6 @@ def ingest(paths: List[Path] = typer.Argument(..., exists=True, dir_okay=False, 
     from resources import resources_for_mode
 
     from .definitions import defs
-    from .jobs import INGEST_CLINVAR, INGEST_VCF
-    from .layers.common import LOCATION_TAG
     from .partitions import clinvar_releases_partitions, vcf_files_partitions
 
     resources = resources_for_mode(settings)  # built now: GENOLAKE_HOME may differ from import time
@@ -319,34 +422,30 @@ def ingest(paths: List[Path] = typer.Argument(..., exists=True, dir_okay=False, 
     console.print(f"[bold]genolake[/] home {settings.home} (mode {settings.mode})")
     failures = 0
     started = time.monotonic()
+    landed_files = []
     for number, path in enumerate(paths, start=1):
         try:
-            landed = landing.land(str(path))
+            landed_files.append((number, landing.land(str(path))))
         except ValueError as exc:
             console.print(f"[red]x[/] {exc}")
             failures += 1
+    vcfs = [(n, f) for n, f in landed_files if f.kind == "vcf"]
+    if vcfs:
+        keys = list(dict.fromkeys(f.partition_key for _, f in vcfs))  # in landing order: batches are ranges
+        instance.add_dynamic_partitions(vcf_files_partitions.name, keys)
+    # VCFs in batches (one run, one Spark job per file, one commit per batch) when the mode allows it; a file a
+    # batch defers (a bad header, record or check) then runs on its own, where it is quarantined with its reason
+    alone = [] if _batched(resources) else vcfs
+    for batch in ([] if alone else _batches(instance, vcfs)):
+        if len(batch) == 1:
+            alone.extend(batch)
             continue
-        key = landed.partition_key
-        vcf = landed.kind == "vcf"
-        partitions = vcf_files_partitions if vcf else clinvar_releases_partitions
-        instance.add_dynamic_partitions(partitions.name, [key])
-        with console.status(f"[{number}/{len(paths)}] {landed.location}: raw -> processed ..."):
-            t0 = time.monotonic()
-            result = _materialize(defs, resources, INGEST_VCF if vcf else INGEST_CLINVAR, instance, key,
-                                  {LOCATION_TAG: landed.location})
-        failed_checks, passed_checks = _report_checks(result, f"[{number}/{len(paths)}] ")
-        if not result.success or failed_checks:
-            failures += 1
-            console.print(f"[red]x[/] [{number}/{len(paths)}] {landed.location}: {_failure_message(result)}")
-            continue
-        counts = {
-            "/".join(e.asset_key.path[1:]): _metadata_value(e, "dagster/row_count")
-            for e in result.get_asset_materialization_events()
-            if e.asset_key.path[0] == "processed"
-        }
-        summary = ", ".join(f"{v:,} {k}" for k, v in counts.items())
-        console.print(f"[green]ok[/] [{number}/{len(paths)}] {landed.location} -> partition {key}: {summary} "
-                      f"({passed_checks} checks passed; {time.monotonic() - t0:.1f}s)", soft_wrap=True)
+        alone.extend(_ingest_batch(defs, resources, instance, batch, len(paths)))
+    alone.sort(key=lambda item: item[0])
+    for number, landed in alone + [(n, f) for n, f in landed_files if f.kind != "vcf"]:
+        if landed.kind != "vcf":
+            instance.add_dynamic_partitions(clinvar_releases_partitions.name, [landed.partition_key])
+        failures += not _ingest_one(defs, resources, instance, number, len(paths), landed)
     t0 = time.monotonic()
     _publish(defs, resources, instance, cohort)
     console.print(f"published in {time.monotonic() - t0:.1f}s; total {time.monotonic() - started:.1f}s")
@@ -384,7 +483,6 @@ def _run_aws_demo(paths, endpoint: str) -> None:
 
     from . import aws_demo
     from .definitions import defs
-    from .jobs import INGEST_CLINVAR, INGEST_VCF
     from .s3_sensor import s3_landing_sensor
 
     settings = mode.current()
@@ -408,9 +506,8 @@ def _run_aws_demo(paths, endpoint: str) -> None:
             break
         for request in requests:
             launched.add(request.run_key)  # Dagster skips a run key it has seen; so do we
-            selection = INGEST_VCF if request.job_name == "ingest_vcf" else INGEST_CLINVAR
             t0 = time.monotonic()
-            run = _materialize(defs, resources, selection, instance, request.partition_key, dict(request.tags))
+            run = _materialize(defs, resources, request.job_name, instance, request.partition_key, dict(request.tags))
             where = request.tags.get("genolake/location", request.partition_key)
             failed_checks, passed_checks = _report_checks(run)
             if run.success and not failed_checks:

@@ -10,6 +10,12 @@ PUBLISH = AssetSelection.groups("catalog", "annotated", "qc", "reports", "govern
 # dagster.yaml limits concurrent runs carrying this tag (tag_concurrency_limits)
 RUN_KIND = "genolake/run-kind"
 INGEST_TAGS = {RUN_KIND: "ingest"}
+# A batch: one ingest_vcf run over a range of partitions (new files are added together, so their keys are
+# contiguous); its fixed costs (run, Spark warm-up, checks set-up, Iceberg commit) are shared by its files.
+BATCH_FILES = 50
+RANGE_START = "dagster/asset_partition_range_start"
+RANGE_END = "dagster/asset_partition_range_end"
+BATCH_TAG = "genolake/batch-files"
 
 ingest_vcf_job = define_asset_job(
     "ingest_vcf",

@@ -5,6 +5,7 @@ import os
 
 from dagster import DagsterInstance, build_sensor_context
 
+from genolake_assets.jobs import BATCH_TAG, RANGE_END, RANGE_START
 from genolake_assets.sensors import landing_sensor
 from genolake_assets.transforms.naming import partition_key
 from resources.landing import LocalLandingZone, sha256_file
@@ -57,7 +58,7 @@ def test_new_files_changed_files_and_repeats(tmp_path):
         vcf_runs = [r for r in changed.run_requests if r.job_name == "ingest_vcf"]
         assert vcf_runs[0].partition_key == vcf_key
         assert vcf_runs[0].run_key != by_job["ingest_vcf"].run_key
-        assert json.loads(changed.cursor)[f"batch1/{VCF_100.name}"]["sha256"] in vcf_runs[0].run_key
+        assert json.loads(changed.cursor)["files"][f"batch1/{VCF_100.name}"]["sha256"] in vcf_runs[0].run_key
 
 
 def test_content_already_in_the_warehouse_is_not_run_again(tmp_path):
@@ -75,3 +76,56 @@ def test_content_already_in_the_warehouse_is_not_run_again(tmp_path):
         with open(landed.path, "ab") as handle:  # new content under the same name: due again
             handle.write(b"\n")
         assert len(_tick(instance, landing).run_requests) == 1
+
+
+def test_new_vcfs_of_a_tick_are_one_batch_run_and_what_it_defers_runs_alone(tmp_path):
+    """Three new VCFs in one tick: one ingest_vcf run over their partition range (added in that order, so the range
+    holds exactly them); repeated while its run has not finished; once it has, a file it did not publish (a
+    deferred, bad one) gets a run of its own, and the published ones nothing."""
+    landing = LocalLandingZone(home=str(tmp_path))
+    storage = LocalStorage(home=str(tmp_path))
+    for name in ("a.vcf.gz", "b.vcf.gz", "c.vcf.gz"):
+        copy_with_index(VCF_100, tmp_path / "landing", name)
+    with DagsterInstance.ephemeral() as instance:
+        first = _tick(instance, landing)
+        (batch,) = first.run_requests
+        added = {r.partitions_def_name: list(r.partition_keys) for r in first.dynamic_partitions_requests}
+        keys = added["vcf_files"]
+        assert sorted(keys) == sorted(partition_key(n) for n in ("a.vcf.gz", "b.vcf.gz", "c.vcf.gz"))
+        assert batch.job_name == "ingest_vcf" and batch.partition_key is None and batch.run_key.startswith("batch:")
+        assert (batch.tags[RANGE_START], batch.tags[RANGE_END], batch.tags[BATCH_TAG]) == (keys[0], keys[-1], "3")
+        instance.add_dynamic_partitions("vcf_files", keys)
+
+        # not finished (not even started): the same request again, and no file on its own
+        again = _tick(instance, landing, first.cursor)
+        assert [r.run_key for r in again.run_requests] == [batch.run_key]
+
+        # the batch ran: two files published, one deferred -> that one alone, keyed by its content
+        published = [k for k in keys if k != partition_key("b.vcf.gz")]
+        for key in published:
+            _raw(storage, landing, key)
+        _finished_run(instance, batch.run_key)
+        after = _tick(instance, landing, again.cursor)
+        (alone,) = after.run_requests
+        assert alone.partition_key == partition_key("b.vcf.gz") and alone.run_key.startswith(alone.partition_key + ":")
+        assert json.loads(after.cursor)["batches"] == {}
+
+
+def _raw(storage, landing, key):
+    landed = landing.find(key)
+    storage.put_raw("vcf", key, landed.path, sha256_file(landed.path), landed.location, landed.location)
+    storage.mark_published("vcf", key)
+
+
+def _finished_run(instance, run_key):
+    from dagster import job, op
+
+    @op
+    def nothing():
+        return None
+
+    @job
+    def stand_in():
+        nothing()
+
+    assert stand_in.execute_in_process(instance=instance, tags={"dagster/run_key": run_key}).success

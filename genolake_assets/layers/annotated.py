@@ -1,11 +1,12 @@
-"""Annotated layer: sites joined to the newest ClinVar release (Spark), checked, then committed as an Iceberg table."""
+"""Annotated layer: sites joined to the newest ClinVar release (Spark; in this process for a few files' sites), checked,
+then committed as an Iceberg table."""
 
 from typing import Optional
 
 from dagster import AssetKey, AutomationCondition, Config, MaterializeResult, asset
 
-from genolake_assets.checks import check_specs, gate, staged, table_checks
-from genolake_assets.transforms.annotate import annotate
+from genolake_assets.checks import check_specs, gate, read_arrow, staged, table_checks
+from genolake_assets.transforms.annotate import annotate, annotate_arrow
 from genolake_assets.transforms.tables import ANNOTATED_VARIANTS
 from resources.interfaces import Catalog
 from resources.lakehouse import CommitSet, Increment, Lakehouse
@@ -14,7 +15,7 @@ from resources.spark import SparkResource
 
 from .catalog import register
 from .common import (SMALL_WRITE_ROWS, OWNERS, column_schema, commit_increment, increment_metadata, increment_rows,
-                     write_spark_table)
+                     write_arrow_table, write_spark_table)
 
 INPUTS = ("sites", "clinvar")
 
@@ -64,10 +65,15 @@ def annotated_variants(context, config: AnnotateConfig, spark: SparkResource, ca
                                         if f.partition.get("release") == release])
     paths, staging = [], lakehouse.staging_root()
     if release and sites_files and clinvar_files:
-        session = spark.spark_session
-        joined = annotate(session.read.parquet(*sites_files), session.read.parquet(*clinvar_files), config.assembly)
-        paths = write_spark_table(joined, staging, ANNOTATED_VARIANTS, fingerprints=increment.fingerprints,
-                                  small=increment_rows(lakehouse, inputs, "sites", increment.compute) < SMALL_WRITE_ROWS)
+        if increment_rows(lakehouse, inputs, "sites", increment.compute) < SMALL_WRITE_ROWS:
+            # a few files' sites: joined in this process (no Spark job, no JVM on the live path to the report)
+            joined = annotate_arrow(read_arrow(sites_files, "sites"), clinvar_files, config.assembly)
+            paths = write_arrow_table(joined, staging, ANNOTATED_VARIANTS, fingerprints=increment.fingerprints)
+        else:
+            session = spark.spark_session
+            joined = annotate(session.read.parquet(*sites_files), session.read.parquet(*clinvar_files),
+                              config.assembly)
+            paths = write_spark_table(joined, staging, ANNOTATED_VARIANTS, fingerprints=increment.fingerprints)
     elif not release or not clinvar_files:
         context.log.warning("nothing to annotate yet: need at least one VCF and one ClinVar release")
         increment = Increment([], [], {}, full=bool(lakehouse.files(ANNOTATED_VARIANTS.name,

@@ -7,6 +7,21 @@ from dagster import MetadataValue, TableColumn, TableSchema
 from genolake_assets.transforms.tables import Table
 
 OWNERS = ["team:genomics-data-engineering"]
+
+
+def without_beta_warning(decorator, **kwargs):
+    """``decorator(**kwargs)``, made and applied without Dagster's BetaWarning (the batch backfill policy is still
+    labelled beta)."""
+    import warnings
+
+    from dagster import BetaWarning
+
+    def apply(fn):
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", BetaWarning)
+            return decorator(**kwargs)(fn)
+
+    return apply
 LOCATION_TAG = "genolake/location"
 SHA_TAG = "genolake/sha256"
 
@@ -86,6 +101,41 @@ def write_spark_table(df, staging_root: str, table: Table, prefix: str = "run",
     else:
         df.coalesce(1).write.parquet(target)
     return sorted(glob.glob(f"{target}/**/*.parquet", recursive=True))
+
+
+def write_arrow_table(data: pa.Table, staging_root: str, table: Table, prefix: str = "run",
+                      fingerprints: dict[str, str] | None = None) -> list[str]:
+    """``write_spark_table`` for a small Arrow table (a few files' increment, computed in this process): the same
+    folders (``by_<column>=<value>/``, then ``by_input=<fingerprint>``), one file per partition, the contract's
+    columns and types inside."""
+    import os
+    import uuid
+
+    import pyarrow.compute as pc
+    import pyarrow.parquet as pq
+
+    from genolake_assets.transforms.tables import data_dir
+    from quality.schemas import arrow_type
+    from resources.lakehouse import FINGERPRINT_DIR
+
+    schema = pa.schema([pa.field(c.name, arrow_type(c.type)) for c in table.all_columns])  # optional, as Spark writes
+    data = data.select(schema.names).cast(schema)
+    target = f"{data_dir(staging_root, table.name)}/{prefix}-{uuid.uuid4().hex[:12]}"
+    names = [c.name for c in table.partition_columns]
+    groups = data.group_by(names).aggregate([]).to_pylist() if names else [{}]
+    paths = []
+    for number, group in enumerate(groups):
+        part = data
+        for name, value in group.items():
+            part = part.filter(pc.is_null(part[name]) if value is None else pc.equal(part[name], value))
+        folders = [f"by_{name}={value}" for name, value in group.items()]
+        if fingerprints is not None:
+            folders.append(f"{FINGERPRINT_DIR}={fingerprints[group['source_file']]}")
+        path = os.path.join(target, *folders, f"part-{number:05d}.parquet")
+        os.makedirs(os.path.dirname(path), exist_ok=True)
+        pq.write_table(part, path, compression="zstd")
+        paths.append(path)
+    return sorted(paths)
 
 
 def increment_rows(lakehouse, inputs, table: str, keys) -> int:

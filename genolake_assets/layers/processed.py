@@ -5,9 +5,10 @@ on exactly those files, one commit replaces the file's rows in sites, calls and 
 per table, recorded as one snapshot set), so re-materializing a file replaces exactly its rows.
 """
 
-from dagster import AssetKey, AssetSpec, MaterializeResult, MetadataValue, asset, multi_asset
+from dagster import AssetKey, AssetSpec, Failure, MaterializeResult, MetadataValue, asset, multi_asset
 
-from genolake_assets.checks import check_specs, gate, staged, table_checks, vcf_file_checks
+from genolake_assets.checks import (batch_check_result, check_specs, describe, gate, staged, table_checks,
+                                    vcf_file_checks)
 from genolake_assets.partitions import clinvar_releases_partitions, vcf_files_partitions
 from genolake_assets.transforms import clinvar as clinvar_transform
 from genolake_assets.transforms.tables import CALLS, CLINVAR, SAMPLES, SITES, Table
@@ -18,9 +19,9 @@ from resources.interfaces import Catalog, LandingZone, Storage
 from resources.lakehouse import Change, CommitSet, Lakehouse
 from resources.spark import SparkResource
 
-from .common import OWNERS, column_schema, iceberg_metadata, markdown_preview
+from .common import OWNERS, column_schema, iceberg_metadata, markdown_preview, without_beta_warning
 from .quarantine import reject
-from .raw import warnings_metadata
+from .raw import BACKFILL_POLICY, DEFERRED, accepted_in_run, batch_keys, warnings_metadata
 
 VCF_TABLES = (SITES, CALLS, SAMPLES)
 
@@ -67,22 +68,31 @@ def partition_metadata(lakehouse: Lakehouse, commit_set: CommitSet, table: Table
     }
 
 
-@multi_asset(
+@without_beta_warning(
+    multi_asset,
     name="processed_vcf",
     specs=[_spec(t, "vcf_files") for t in VCF_TABLES],
     partitions_def=vcf_files_partitions,
     check_specs=[spec for t in VCF_TABLES for spec in check_specs(t.name)],
     can_subset=False,
+    backfill_policy=BACKFILL_POLICY,
 )
 def processed_vcf(context, spark: SparkResource, storage: Storage, landing: LandingZone,
                   catalog: Catalog, vcf_job: VcfClusterJob):
     """Parse one raw VCF with htslib inside Spark tasks (one per tabix region) into sites, calls and samples:
-    in this process's Spark, or as an EMR Serverless job run through Dagster Pipes when one is configured
-    (the same transform; the job reports its files and this asset checks and commits them).
+    in this process's Spark (a file of at most 4 MiB by the same task function in this process, no Spark job), or
+    as an EMR Serverless job run through Dagster Pipes when one is configured (the same transform; the job
+    reports its files and this asset checks and commits them). A run over a partition range is a batch (see
+    ``_processed_vcf_batch``).
 
     A record genolake will not take rejects the whole file: it is quarantined with the reason and nothing of
     it is committed.
     """
+    if context.has_partition_key_range and len(batch_keys(context)) > 1:
+        lakehouse = catalog.lakehouse()
+        lakehouse.ensure_tables()
+        yield from _processed_vcf_batch(context, spark, storage, lakehouse, vcf_job)
+        return
     key = context.partition_key
     source = storage.raw_source("vcf", key)
     lakehouse = catalog.lakehouse()
@@ -94,7 +104,7 @@ def processed_vcf(context, spark: SparkResource, storage: Storage, landing: Land
     staging = lakehouse.staging_root()  # the warehouse itself locally; a local folder uploaded on commit on S3
     try:
         try:
-            stats = ingest_vcf(spark.spark_session, path, staging, key, source_path=source["location"])
+            stats = ingest_vcf(lambda: spark.spark_session, path, staging, key, source_path=source["location"])
         except VcfRejected as exc:
             reject(context, landing, storage, "vcf", path, source["location"], exc.to_dict(), raw_key=key)
         files = {t.name: [f for f in stats.files if f["table"] == t.name] for t in VCF_TABLES}
@@ -105,6 +115,71 @@ def processed_vcf(context, spark: SparkResource, storage: Storage, landing: Land
                            stats.warnings, checks)
     finally:
         lakehouse.discard_staging(staging)
+
+
+def _processed_vcf_batch(context, spark, storage, lakehouse, vcf_job):
+    """A batch: each file the raw step accepted is parsed (its own Spark job, one session) and checked on its own
+    files, exactly as alone; the files that pass are committed together (one snapshot per table, one recorded
+    set); a file rejected by a record or a blocking check is DEFERRED (its staged files dropped, nothing of it
+    committed) to a run of its own, where it is quarantined with its reason. Per-partition metadata records each
+    file's rows; each check's result sums up the batch, with every failure named in its metadata."""
+    if vcf_job.enabled:
+        raise Failure(description="batched ingest runs in this process's Spark; with EMR Serverless each file runs "
+                      "on its own (one job per file)", allow_retries=False)
+    keys = accepted_in_run(context, AssetKey(["raw", "vcf_files"]))
+    staging = lakehouse.staging_root()
+    done, deferred, results = {}, {}, {}
+    not_raw = {k: "not accepted by the raw step" for k in batch_keys(context) if k not in keys}
+    try:
+        for key in keys:
+            source = storage.raw_source("vcf", key)
+            try:
+                stats = ingest_vcf(lambda: spark.spark_session, storage.current_raw("vcf", key), staging, key,
+                                   source_path=source["location"])
+            except VcfRejected as exc:
+                deferred[key] = exc.to_dict().get("message") or str(exc)
+                continue
+            files = {t.name: [f for f in stats.files if f["table"] == t.name] for t in VCF_TABLES}
+            paths = {name: [f["path"] for f in found] for name, found in files.items()}
+            checks = vcf_file_checks(paths, stats.rows("samples"), lambda: spark.spark_session)
+            failures = describe(checks)
+            if failures:
+                lakehouse.delete_files([p for group in paths.values() for p in group])
+                deferred[key] = "blocking checks failed: " + "; ".join(failures)
+                continue
+            done[key] = (source, files, stats)
+            for check in checks:
+                results.setdefault((tuple(check.asset_key.path), check.check_name), []).append((key, check))
+        if not done:
+            raise Failure(description=f"no file of the batch of {len(keys)} passed; each runs on its own: "
+                          + "; ".join(f"{k}: {m}" for k, m in deferred.items()), allow_retries=False)
+        published = {t.name: lakehouse.publish([f["path"] for key in done for f in done[key][1][t.name]], staging)
+                     for t in VCF_TABLES}
+    finally:
+        lakehouse.discard_staging(staging)
+    commit_set = lakehouse.commit([Change(t.name, published[t.name], {"source_file": list(done)}) for t in VCF_TABLES],
+                                  operation="ingest", run_id=context.run_id, source_file=",".join(done))
+    for key in done:
+        storage.mark_published("vcf", key)
+    for key, reason in deferred.items():
+        context.log.warning(f"partition {key}: {reason}; deferred to a run of its own")
+    context.log.info(f"batch of {len(keys)} file(s): {len(done)} committed, {len(deferred)} deferred; "
+                     f"{commit_set.describe()}")
+    for table in VCF_TABLES:
+        key_ = AssetKey(["processed", table.name])
+        for key, (source, files, stats) in done.items():
+            found = files[table.name]
+            context.add_asset_metadata({"status": "committed", "source": source["location"],
+                                        "dagster/row_count": sum(f["rows"] for f in found), "files": len(found),
+                                        "bytes": sum(f["bytes"] for f in found)}, asset_key=key_, partition_key=key)
+        for key, reason in {**not_raw, **deferred}.items():
+            context.add_asset_metadata({"status": DEFERRED, "reason": reason}, asset_key=key_, partition_key=key)
+        all_files = [f for key in done for f in done[key][1][table.name]]
+        metadata = partition_metadata(lakehouse, commit_set, table, all_files)
+        metadata.update({"batch_files": len(keys), "committed_files": len(done), "deferred_files": len(deferred)})
+        yield MaterializeResult(asset_key=key_, metadata=metadata)
+    for (asset_path, name), per_file in results.items():
+        yield batch_check_result(asset_path, name, per_file)
 
 
 def _gate(spark, paths: dict, local_paths: dict, n_samples: int, source: dict, drop):

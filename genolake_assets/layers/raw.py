@@ -1,8 +1,9 @@
 """Raw layer: each landed file, validated and copied into the immutable raw zone (one partition per file)."""
 
 
-from dagster import Failure, MaterializeResult, MetadataValue, asset
+from dagster import AssetKey, BackfillPolicy, DagsterEventType, Failure, MaterializeResult, MetadataValue, asset
 
+from genolake_assets.jobs import BATCH_FILES
 from genolake_assets.partitions import clinvar_releases_partitions, vcf_files_partitions
 from genolake_assets.transforms import clinvar, vcf
 from genolake_assets.transforms.vcf_validate import VcfRejected, check_header
@@ -10,7 +11,7 @@ from resources.interfaces import LandingZone
 from resources.landing import sha256_file
 from resources.interfaces import Storage
 
-from .common import LOCATION_TAG, OWNERS
+from .common import LOCATION_TAG, OWNERS, without_beta_warning
 from .quarantine import reject
 
 
@@ -54,6 +55,59 @@ def _accept(context, landing: LandingZone, storage: Storage, kind: str, validate
     )
 
 
+# a backfill of many files (from the UI) runs in batches too: one run per BATCH_FILES partitions
+BACKFILL_POLICY = BackfillPolicy.multi_run(max_partitions_per_run=BATCH_FILES)
+DEFERRED = "deferred"  # a batch's file left for a run of its own (where it is quarantined with its reason)
+
+
+def batch_keys(context) -> list[str]:
+    """The partitions of this run: one key, or a batch (a partition range over several landed files)."""
+    return list(context.partition_keys) if context.has_partition_key_range else [context.partition_key]
+
+
+def _accept_batch(context, landing: LandingZone, storage: Storage, kind: str, validate) -> MaterializeResult:
+    """A batch run's files, each validated and copied like ``_accept``; a file that is not accepted is DEFERRED:
+    left in landing, uncopied, for a run of its own (the CLI runs it next; the sensor on its next tick), where it
+    is quarantined with its reason and its partition fails. The other files keep flowing."""
+    keys = batch_keys(context)
+    found = {f.partition_key: f for f in landing.list_files() if f.kind == kind}
+    accepted = 0
+    for key in keys:
+        landed = found.get(key)
+        try:
+            if landed is None:
+                raise Rejected({"message": f"partition {key}: no {kind} file with this key in the landing zone"})
+            local = landing.fetch(landed)
+            details = validate(local, landed.location)
+        except Rejected as exc:
+            context.log.warning(f"{exc}: deferred to a run of its own")
+            context.add_asset_metadata({"status": DEFERRED, "reason": str(exc)}, partition_key=key)
+            continue
+        sha = sha256_file(local)
+        name = landed.location.split("/")[-1]
+        raw_path = storage.put_raw(kind, key, local, sha, name, landed.location)
+        landing.accepted(landed)
+        accepted += 1
+        context.add_asset_metadata({"status": "accepted", "location": landed.location,
+                                    "raw_path": MetadataValue.path(raw_path), "sha256": sha, "bytes": landed.size,
+                                    **details}, partition_key=key)
+    if not accepted:
+        raise Failure(description=f"none of the batch's {len(keys)} files was accepted; each runs on its own",
+                      allow_retries=False)
+    return MaterializeResult(metadata={"files": len(keys), "accepted": accepted, "deferred": len(keys) - accepted})
+
+
+def accepted_in_run(context, raw_key: AssetKey) -> list[str]:
+    """The partitions of ``raw_key`` this run's raw step accepted (its per-partition metadata says so)."""
+    accepted = set()
+    for entry in context.instance.all_logs(context.run_id, of_type=DagsterEventType.ASSET_MATERIALIZATION):
+        event = entry.asset_materialization
+        status = event.metadata.get("status") if event is not None and event.asset_key == raw_key else None
+        if getattr(status, "value", None) == "accepted":
+            accepted.add(event.partition)
+    return [k for k in batch_keys(context) if k in accepted]
+
+
 def warnings_metadata(warnings) -> MetadataValue:
     items = warnings.items() if isinstance(warnings, dict) else ((w, 1) for w in warnings)
     lines = [f"- {w}" + (f" (x{n})" if n > 1 else "") for w, n in items]
@@ -90,9 +144,11 @@ def validate_clinvar(path: str, location: str) -> dict:
     return {"ignored_columns": ", ".join(ignored) or "none"}
 
 
-@asset(
+@without_beta_warning(
+    asset,
     key=["raw", "vcf_files"],
     partitions_def=vcf_files_partitions,
+    backfill_policy=BACKFILL_POLICY,
     group_name="raw",
     kinds={"vcf", "file"},
     owners=OWNERS,
@@ -100,6 +156,8 @@ def validate_clinvar(path: str, location: str) -> dict:
     "unchanged into the immutable raw zone with their tabix/CSI index.",
 )
 def vcf_files(context, landing: LandingZone, storage: Storage) -> MaterializeResult:
+    if context.has_partition_key_range and len(batch_keys(context)) > 1:
+        return _accept_batch(context, landing, storage, "vcf", validate_vcf)
     return _accept(context, landing, storage, "vcf", validate_vcf)
 
 

@@ -12,7 +12,7 @@ from benchmarks.many_files import SOURCE, parse_ingest, sample_plan, split_sampl
 OUTPUT = """\
 \x1b[1mgenolake\x1b[0m home /tmp/h (mode local)
 \x1b[32mok\x1b[0m [1/4] HG00096.vcf.gz -> partition HG00096-5c1f0a2e: 1,251 sites, 288 calls, 1 samples (12 checks passed; 13.0s)
-ok [2/4] HG00097.vcf.gz -> partition HG00097-0b9e77d1: 1,251 sites, 241 calls, 1 samples (12 checks passed; 2.4s)
+ok [2/4] HG00097.vcf.gz -> partition HG00097-0b9e77d1: 1,251 sites, 241 calls, 1 samples (batch of 2: 8 checks passed; 2.4s)
 x [3/4] HG00099.vcf.gz: raw -> processed failed: calls: duplicate rows
 ok [4/4] variant_summary.2021-01.chr22_or_response.subset.txt.gz -> partition variant_summary.2021-01.chr22_or_response.subset-1f2e3d4c: 1,508 clinvar (3 checks passed; 1.1s)
 ok checks: 14 passed
@@ -25,9 +25,11 @@ published in 34.6s; total 52.4s
 def test_the_per_file_lines_and_the_publish_line_are_read():
     parsed = parse_ingest(OUTPUT)
     assert [(f["number"], f["location"], f["checks"], f["seconds"]) for f in parsed["files"]] == [
-        (1, "HG00096.vcf.gz", 12, 13.0), (2, "HG00097.vcf.gz", 12, 2.4),
+        (1, "HG00096.vcf.gz", 12, 13.0), (2, "HG00097.vcf.gz", 8, 2.4),
         (4, "variant_summary.2021-01.chr22_or_response.subset.txt.gz", 3, 1.1)]
     assert parsed["files"][0]["partition"] == "HG00096-5c1f0a2e"
+    assert [f["batch"] for f in parsed["files"]] == [1, 2, 1]  # a batch's file: the batch's seconds over its files
+    assert parsed["files"][1]["rows"] == "1,251 sites, 241 calls, 1 samples"
     assert parsed["publish_seconds"] == 34.6 and parsed["reported_total_seconds"] == 52.4
     assert parsed["publish_checks"] == 14
     assert parsed["failed_files"] == [{"number": 3, "location": "HG00099.vcf.gz",

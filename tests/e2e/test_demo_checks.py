@@ -32,12 +32,20 @@ def test_make_demo_passes_every_asset_check(demo_home):
     assert "check failed" not in output and "check warning" not in output, output[-5000:]
     assert "ok qc/variant_qc: 1,269 rows" in output and "ok qc/sample_qc: 5,008 rows" in output, output[-3000:]
     # the CLI says what passed: 8 checks per VCF, 2 for ClinVar, 11 in the publish run
-    assert output.count("(8 checks passed;") == 2 and "(2 checks passed;" in output, output[-3000:]
+    # the two VCFs in one batch run: each file's line says so, with the batch's checks (each passed on each file)
+    assert output.count("(batch of 2: 8 checks passed;") == 2 and "(2 checks passed;" in output, output[-3000:]
     assert "ok checks: 11 passed" in output, output[-3000:]
     failed, missing, runs = check_failures(home / "dagster")
     assert len(runs) >= 19  # 8 tables x (pandera + GX) + the hand-computed ones + concordance + governance
     assert not missing, f"checks that never ran on the demo: {missing}"
     assert not failed, f"checks that failed on the demo data: {failed}"
-    # the processed checks ran once per landed file: 2 VCFs, 1 ClinVar release
-    assert runs["processed/sites:schema"] == 2 and runs["processed/clinvar:gx_suite"] == 1
+    # the processed checks ran once per ingest run: the 2 VCFs in one batch (each checked on its own data files,
+    # both named in the result), 1 ClinVar release
+    assert runs["processed/sites:schema"] == 1 and runs["processed/clinvar:gx_suite"] == 1
+    with DagsterInstance.from_config(str(home / "dagster")) as instance:
+        (record,) = instance.event_log_storage.get_asset_check_execution_history(
+            AssetCheckKey.from_user_string("processed/sites:schema"), limit=1)
+        metadata = record.event.asset_check_evaluation.metadata
+        assert metadata["files"].value == 2 and metadata["files_failed"].value == 0
+        assert metadata["per_file"].value.count("| True |") == 2
     assert AssetCheckKey.from_user_string("qc/sample_qc:concordance") in defs.resolve_asset_graph().asset_check_keys

@@ -176,6 +176,15 @@ def test_a_corrupt_annotation_stops_the_report(lake, monkeypatch):
     expected = sum(1 for a in rows["allele_id"].to_pylist() if a in target)
     monkeypatch.setattr(annotated, "annotate", lambda *a, **k: real(*a, **k).withColumn(
         "allele_id", F.when(F.col("allele_id").isin(target), F.lit(-1).cast("long")).otherwise(F.col("allele_id"))))
+    real_arrow = annotated.annotate_arrow  # what a few files' sites take: the same corruption
+
+    def corrupt(*a, **k):
+        table = real_arrow(*a, **k)
+        column = table["allele_id"]
+        bad = pc.if_else(pc.is_in(column, pa.array(target, column.type)), pa.scalar(-1, column.type), column)
+        return table.set_column(table.schema.get_field_index("allele_id"), "allele_id", bad)
+
+    monkeypatch.setattr(annotated, "annotate_arrow", corrupt)
     report_before = good.current_set().snapshot("drug_response_report")
     # the lake is unchanged, so an increment would compute nothing: force a full recomputation (no derived file's
     # fingerprint is recognised)
