@@ -18,7 +18,9 @@ benchmarks/data/many_files/) and the ClinVar subset, landed in a fresh GENOLAKE_
   after a warm-up).
 * --latency: `genolake dev` (dagster dev: the daemon with the landing sensor and the publish automation) over a home
   seeded with `genolake ingest CLINVAR f1`; one new VCF dropped into $GENOLAKE_HOME/landing at a time, and the
-  seconds from the drop to the first `report` commit after that file's `ingest` commit (target: <= 30 s).
+  seconds from the drop to the first `report` commit after that file's `ingest` commit (target: <= 30 s); then
+  --latency-batch files (default 5) dropped together: the seconds until all are in a report, and how many ingest
+  runs the sensor made for them (one batch run over their partition range).
 
 Printed, and written to benchmarks/results/many_files.json. A failing process is a FAILURE with the last lines of its
 output; the bench goes on and exits non-zero at the end.
@@ -321,7 +323,13 @@ def at_once(files: list[Path], home: Path, failures: list) -> dict:
         _failure(failures, "at once: genolake ingest", run)
     seconds = {f["number"]: f["seconds"] for f in parsed["files"]}
     vcf_seconds = [seconds.get(number) for number in range(1, count + 1)]
-    result = {"command": f"genolake ingest f1 ... f{count} CLINVAR", "files": count,
+    sizes = [f["batch"] for f in parsed["files"] if f["number"] <= count]
+    batched = sum(1 for size in sizes if size > 1)
+    alone = len(sizes) - batched
+    runs = round(sum(1 / size for size in sizes if size > 1))
+    result = {"batches": f"{runs} batch run(s) of {max(sizes, default=0)} files at most for {batched} VCFs, "
+                         f"{alone} VCF(s) on their own, 1 for ClinVar",
+              "command": f"genolake ingest f1 ... f{count} CLINVAR", "files": count,
               "seconds": run["seconds"], "returncode": run["returncode"], "peak_rss_bytes": run["peak_rss_bytes"],
               "peak_rss_by_process": run["peak_rss_by_process"], "file_seconds": vcf_seconds,
               "clinvar_seconds": seconds.get(count + 1), "first_file_seconds": vcf_seconds[0] if vcf_seconds else None,
@@ -341,7 +349,8 @@ def at_once_lines(result: dict) -> list[str]:
              f"| wall time of the process | {_seconds(result['seconds'])} |",
              f"| genolake's total / of which publish (`published in`) | {_seconds(result['reported_total_seconds'])} "
              f"/ {_seconds(result['publish_seconds'])} |",
-             f"| file 1 (pays the Spark session's first jobs) | {_seconds(result['first_file_seconds'])} |",
+             f"| ingest runs: {result.get('batches', '-')} |",
+             f"| file 1 (a batch's file: the batch's seconds / its files) | {_seconds(result['first_file_seconds'])} |",
              f"| per file, {window['first_files']} (median) | {_seconds(window['first_median'])} |",
              f"| per file, {window['last_files']} (median) | {_seconds(window['last_median'])} |",
              f"| end / start | " + ("-" if window["ratio"] is None else f"{window['ratio']:.2f}x") + " |",
@@ -495,7 +504,7 @@ def _stop(process: subprocess.Popen) -> None:
         return
 
 
-def latency(seed: Path, drops: list[Path], home: Path, failures: list) -> dict:
+def latency(seed: Path, drops: list[Path], home: Path, failures: list, batch: list[Path] | None = None) -> dict:
     from genolake_assets.transforms.naming import partition_key
     from resources.catalog import local_lakehouse
 
@@ -532,7 +541,8 @@ def latency(seed: Path, drops: list[Path], home: Path, failures: list) -> dict:
                     sets = lakehouse.sets()
                 except Exception:  # noqa: BLE001 - a commit in progress; read again next second
                     continue
-                ingest = next((s for s in sets if s.operation == "ingest" and s.source_file == key
+                ingest = next((s for s in sets if s.operation == "ingest"  # a batch's set names its files
+                               and key in (s.source_file or "").split(",")
                                and s.committed_at >= since), None)
                 if ingest is not None:
                     report = next((s for s in sets if s.operation == "report"
@@ -565,6 +575,8 @@ def latency(seed: Path, drops: list[Path], home: Path, failures: list) -> dict:
             started = time.monotonic()  # the publish runs after the report (QC, governance) finish before the next
             while _busy_runs(instance) and time.monotonic() - started < LATENCY_TIMEOUT:
                 time.sleep(1)
+        if batch and process.poll() is None:
+            result["batch"] = _batch_drop(batch, home, instance, lakehouse, process, failures)
     except Exception as exc:  # noqa: BLE001
         result["failed"] = f"{type(exc).__name__}: {exc}"
         _failure(failures, f"latency: {result['failed']}", {"returncode": process.poll(), "seconds": 0,
@@ -573,6 +585,48 @@ def latency(seed: Path, drops: list[Path], home: Path, failures: list) -> dict:
         _stop(process)
     measured = [r["latency_seconds"] for r in result["runs"] if "latency_seconds" in r]
     result["median_seconds"] = statistics.median(measured) if measured else None
+    return result
+
+
+def _batch_drop(paths: list[Path], home: Path, instance, lakehouse, process, failures: list) -> dict:
+    """``paths`` dropped into landing/ together: the seconds until every one is committed and the first report
+    after the last of them, and the ingest runs the sensor made (a batch run over their partition range)."""
+    from dagster import RunsFilter
+
+    from genolake_assets.jobs import BATCH_TAG
+    from genolake_assets.transforms.naming import partition_key
+
+    keys = {partition_key(p.name) for p in paths}
+    dropped = min(_drop(p, home / "landing") for p in paths)
+    since = datetime.fromtimestamp(dropped, timezone.utc)
+    result: dict = {"files": len(paths)}
+    print(f"latency: {len(paths)} VCFs dropped together ...", flush=True)
+    while time.time() - dropped < LATENCY_TIMEOUT and process.poll() is None:
+        time.sleep(1)
+        try:
+            sets = lakehouse.sets()
+        except Exception:  # noqa: BLE001 - a commit in progress
+            continue
+        ingests = [s for s in sets if s.operation == "ingest" and s.committed_at >= since]
+        done = {k for s in ingests for k in (s.source_file or "").split(",")} & keys
+        if done == keys:
+            last = max(s.committed_at for s in ingests)
+            report = next((s for s in sets if s.operation == "report" and s.committed_at > last), None)
+            if report is not None:
+                result["ingest_seconds"] = (last - since).total_seconds()
+                result["latency_seconds"] = (report.committed_at - since).total_seconds()
+                break
+    runs = instance.get_runs(filters=RunsFilter(job_name="ingest_vcf", created_after=since))
+    result["ingest_runs"] = len(runs)
+    result["batch_runs"] = sum(1 for r in runs if BATCH_TAG in r.tags)
+    if "latency_seconds" not in result:
+        result["error"] = "not all in a report"
+        _failure(failures, f"latency, {len(paths)} files together: not all in a report",
+                 {"returncode": process.poll(), "seconds": time.time() - dropped, "output_tail": []})
+    else:
+        print(f"latency: {len(paths)} VCFs together: committed after {result['ingest_seconds']:.1f} s, report after "
+              f"{result['latency_seconds']:.1f} s; {result['ingest_runs']} ingest run(s), {result['batch_runs']} "
+              "of them a batch", flush=True)
     return result
 
 
@@ -593,6 +647,13 @@ def latency_lines(result: dict) -> list[str]:
         lines.append(f"| {run['file']} | {_seconds(run.get('ingest_seconds'))} | "
                      + (f"{_seconds(run['latency_seconds'])} |" if "latency_seconds" in run
                         else f"**FAILURE**: {run.get('error')} |"))
+    batch = result.get("batch")
+    if batch:
+        lines.append(f"| {batch['files']} files dropped together | {_seconds(batch.get('ingest_seconds'))} (all) | "
+                     + (f"{_seconds(batch['latency_seconds'])} |" if "latency_seconds" in batch
+                        else f"**FAILURE**: {batch.get('error')} |"))
+        lines.append(f"({batch['files']} files together: {batch['ingest_runs']} ingest run(s), {batch['batch_runs']} "
+                     "of them a batch over their partition range)")
     if result.get("failed"):
         lines.append(f"**FAILURE**: {result['failed']}")
     lines.append(f"median latency {_seconds(result.get('median_seconds'))} s (target <= {LATENCY_TARGET:.0f} s); "
@@ -632,16 +693,18 @@ def main(argv: list[str] | None = None) -> None:
                         help="none: only --latency")
     parser.add_argument("--latency", action="store_true", help="also the drop -> report latency under genolake dev")
     parser.add_argument("--latency-runs", type=int, default=3, help="files dropped one after the other (default 3)")
+    parser.add_argument("--latency-batch", type=int, default=5,
+                        help="then this many files dropped together (default 5; 0: none)")
     parser.add_argument("--keep-home", type=Path, help="keep the homes in this folder (default: a temporary one)")
     parser.add_argument("--out", type=Path, default=HERE / "results", help="where many_files.json is written")
     parser.add_argument("--data", type=Path, default=CACHE, help="where the single-sample VCFs are kept")
     args = parser.parse_args(argv)
-    if args.files < 1 or args.latency_runs < 1:
-        parser.error("--files and --latency-runs must be at least 1")
+    if args.files < 1 or args.latency_runs < 1 or args.latency_batch < 0:
+        parser.error("--files and --latency-runs must be at least 1, --latency-batch at least 0")
     if args.scenario == "none" and not args.latency:
         parser.error("--scenario none measures nothing without --latency")
 
-    needed = max(args.files, args.latency_runs + 1 if args.latency else 0)
+    needed = max(args.files, args.latency_runs + 1 + args.latency_batch if args.latency else 0)
     print(f"splitting {SOURCE.name} into {needed} single-sample VCFs ({args.data}) ...", flush=True)
     started = time.perf_counter()
     vcfs = split_samples(SOURCE, args.data, needed)
@@ -679,7 +742,8 @@ def main(argv: list[str] | None = None) -> None:
             lines += ["", *one_at_a_time_lines(scenario), "", *home_lines(scenario["home"]), "",
                       *query_lines(scenario["queries"])]
         if args.latency:
-            result["latency"] = latency(vcfs[0], vcfs[1: args.latency_runs + 1], root / "latency", failures)
+            result["latency"] = latency(vcfs[0], vcfs[1: args.latency_runs + 1], root / "latency", failures,
+                                        vcfs[args.latency_runs + 1: args.latency_runs + 1 + args.latency_batch])
             lines += ["", *latency_lines(result["latency"])]
     finally:
         if args.keep_home is None:

@@ -192,7 +192,9 @@ PATH_TIMEOUT = 4 * 3600  # seconds: a hung run (a dead Spark driver, say) is kil
 TAIL_LINES = 25  # of a failing run's output, in the table
 ANSI = re.compile(r"\x1b\[[0-9;?]*[A-Za-z]")
 # What `genolake ingest` prints (genolake_assets/cli.py): one line per file, the publish run's checks, the totals.
-FILE_LINE = re.compile(r"\[(\d+)/(\d+)\] (\S+) -> partition (\S+): (.*) \((\d+) checks passed; ([\d.]+)s\)")
+# A file of a batch says "(batch of 50: 8 checks passed; 0.4s)": its seconds are the batch's over its files.
+FILE_LINE = re.compile(r"\[(\d+)/(\d+)\] (\S+) -> partition (\S+): (.*?) \((?:batch of (\d+): )?(\d+) checks passed; "
+                       r"([\d.]+)s\)")
 PUBLISH_CHECKS = re.compile(r"^\S*\s*checks: (\d+) passed", re.M)
 PUBLISHED = re.compile(r"published in ([\d.]+)s; total ([\d.]+)s")
 
@@ -212,8 +214,8 @@ def parse_genolake_output(text: str) -> dict:
     """The per-phase seconds `genolake ingest` prints: each file's raw -> processed run with its checks, the
     publish run (catalog, annotated, QC, reports, governance) and genolake's own total."""
     text = ANSI.sub("", text)
-    files = [{"number": int(m[1]), "location": m[3], "partition": m[4], "rows": m[5], "checks": int(m[6]),
-              "seconds": float(m[7])} for m in FILE_LINE.finditer(text)]
+    files = [{"number": int(m[1]), "location": m[3], "partition": m[4], "rows": m[5], "checks": int(m[7]),
+              "seconds": float(m[8]), "batch": int(m[6]) if m[6] else 1} for m in FILE_LINE.finditer(text)]
     parsed: dict = {"files": files}
     checks = PUBLISH_CHECKS.search(text)
     parsed["publish_checks"] = int(checks[1]) if checks else None

@@ -129,3 +129,19 @@ def _finished_run(instance, run_key):
         nothing()
 
     assert stand_in.execute_in_process(instance=instance, tags={"dagster/run_key": run_key}).success
+
+
+def test_the_cli_batches_are_contiguous_partition_ranges_of_at_most_the_batch_size(monkeypatch):
+    """`genolake ingest` groups the landed VCFs into partition ranges: new keys (added together) form ranges of at
+    most BATCH_FILES; a re-landed file whose key sits among older ones is a batch of its own."""
+    from genolake_assets import cli
+    from genolake_assets import jobs
+    from resources.landing import LandedFile
+
+    monkeypatch.setattr(jobs, "BATCH_FILES", 3)
+    landed = [LandedFile(f"f{i}.vcf.gz", f"/x/f{i}.vcf.gz", 1, 0.0, "vcf") for i in range(8)]
+    with DagsterInstance.ephemeral() as instance:
+        instance.add_dynamic_partitions("vcf_files", [landed[0].partition_key, "older", landed[1].partition_key])
+        instance.add_dynamic_partitions("vcf_files", [f.partition_key for f in landed[2:]])
+        batches = cli._batches(instance, list(enumerate(landed, start=1)))
+    assert [[number for number, _ in batch] for batch in batches] == [[1], [2, 3, 4], [5, 6, 7], [8]]
