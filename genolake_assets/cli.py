@@ -311,10 +311,11 @@ COHORT_HELP = ("Cohort of the drug-response report: SQL LIKE pattern on sample I
                "else every sample, '%')")
 
 
-def _batched(resources) -> bool:
-    """Batches run in this process's Spark; with EMR Serverless configured each file is its own job."""
+def _batched(settings, resources) -> bool:
+    """Batches run in the local mode (this process's Spark). In the aws mode each file is its own run, as the S3
+    sensor requests them (with EMR Serverless each file is its own job)."""
     job = resources.get("vcf_job")
-    return not getattr(job, "enabled", False)
+    return settings.mode == "local" and not getattr(job, "enabled", False)
 
 
 def _batches(instance, vcfs: list) -> list[list]:
@@ -435,7 +436,7 @@ def ingest(paths: List[Path] = typer.Argument(..., exists=True, dir_okay=False, 
         instance.add_dynamic_partitions(vcf_files_partitions.name, keys)
     # VCFs in batches (one run, one Spark job per file, one commit per batch) when the mode allows it; a file a
     # batch defers (a bad header, record or check) then runs on its own, where it is quarantined with its reason
-    alone = [] if _batched(resources) else vcfs
+    alone = [] if _batched(settings, resources) else vcfs
     for batch in ([] if alone else _batches(instance, vcfs)):
         if len(batch) == 1:
             alone.extend(batch)
