@@ -5,7 +5,8 @@ on exactly those files, one commit replaces the file's rows in sites, calls and 
 per table, recorded as one snapshot set), so re-materializing a file replaces exactly its rows.
 """
 
-from dagster import AssetKey, AssetSpec, Failure, MaterializeResult, MetadataValue, asset, multi_asset
+from dagster import (AssetKey, AssetMaterialization, AssetSpec, Failure, MaterializeResult, MetadataValue, asset,
+                     multi_asset)
 
 from genolake_assets.checks import (batch_check_result, check_specs, describe, gate, staged, table_checks,
                                     vcf_file_checks)
@@ -21,7 +22,7 @@ from resources.spark import SparkResource
 
 from .common import OWNERS, column_schema, iceberg_metadata, markdown_preview, without_beta_warning
 from .quarantine import reject
-from .raw import BACKFILL_POLICY, DEFERRED, accepted_in_run, batch_keys, warnings_metadata
+from .raw import BACKFILL_POLICY, accepted_in_run, batch_keys, warnings_metadata
 
 VCF_TABLES = (SITES, CALLS, SAMPLES)
 
@@ -36,6 +37,8 @@ def _spec(table: Table, upstream: str) -> AssetSpec:
         description=table.description,
         partitions_def=vcf_files_partitions if upstream == "vcf_files" else clinvar_releases_partitions,
         metadata={"table": table.qualified_name, "dagster/column_schema": column_schema(table)},
+        # a batch records a materialization for each file it committed, none for those it deferred
+        skippable=True,
     )
 
 
@@ -51,7 +54,9 @@ def _first_rows(paths: list[str], n: int):
     return None
 
 
-def partition_metadata(lakehouse: Lakehouse, commit_set: CommitSet, table: Table, files: list[dict]) -> dict:
+def partition_metadata(lakehouse: Lakehouse, commit_set: CommitSet, table: Table, files: list[dict],
+                       iceberg: dict | None = None) -> dict:
+    """A file's partition as the UI shows it; ``iceberg``: the table's Iceberg figures, when already read."""
     rows = sum(f["rows"] for f in files)
     paths = [f["path"] for f in files]
     preview = _first_rows(paths, 10) if rows else None
@@ -63,7 +68,7 @@ def partition_metadata(lakehouse: Lakehouse, commit_set: CommitSet, table: Table
         "files": len(files),
         "bytes": sum(f["bytes"] for f in files),
         "chromosomes": ", ".join(sorted({f["chromosome"] for f in files if f.get("chromosome")})) or "-",
-        **iceberg_metadata(lakehouse, commit_set, table),
+        **(iceberg if iceberg is not None else iceberg_metadata(lakehouse, commit_set, table)),
         "preview": markdown_preview(preview) if preview is not None else MetadataValue.md("_no rows_"),
     }
 
@@ -121,15 +126,14 @@ def _processed_vcf_batch(context, spark, storage, lakehouse, vcf_job):
     """A batch: each file the raw step accepted is parsed (its own Spark job, one session) and checked on its own
     files, exactly as alone; the files that pass are committed together (one snapshot per table, one recorded
     set); a file rejected by a record or a blocking check is DEFERRED (its staged files dropped, nothing of it
-    committed) to a run of its own, where it is quarantined with its reason. Per-partition metadata records each
-    file's rows; each check's result sums up the batch, with every failure named in its metadata."""
+    committed) to a run of its own, where it is quarantined with its reason. Each committed file gets its own
+    materialization (rows, files, preview, warnings); each check's result sums up the batch's files."""
     if vcf_job.enabled:
         raise Failure(description="batched ingest runs in this process's Spark; with EMR Serverless each file runs "
                       "on its own (one job per file)", allow_retries=False)
     keys = accepted_in_run(context, AssetKey(["raw", "vcf_files"]))
     staging = lakehouse.staging_root()
     done, deferred, results = {}, {}, {}
-    not_raw = {k: "not accepted by the raw step" for k in batch_keys(context) if k not in keys}
     try:
         for key in keys:
             source = storage.raw_source("vcf", key)
@@ -165,19 +169,18 @@ def _processed_vcf_batch(context, spark, storage, lakehouse, vcf_job):
         context.log.warning(f"partition {key}: {reason}; deferred to a run of its own")
     context.log.info(f"batch of {len(keys)} file(s): {len(done)} committed, {len(deferred)} deferred; "
                      f"{commit_set.describe()}")
+    # one materialization per committed file's partition (the outputs are skippable: a deferred file gets none
+    # here; its own run records what happened to it)
     for table in VCF_TABLES:
-        key_ = AssetKey(["processed", table.name])
+        iceberg = iceberg_metadata(lakehouse, commit_set, table)
         for key, (source, files, stats) in done.items():
-            found = files[table.name]
-            context.add_asset_metadata({"status": "committed", "source": source["location"],
-                                        "dagster/row_count": sum(f["rows"] for f in found), "files": len(found),
-                                        "bytes": sum(f["bytes"] for f in found)}, asset_key=key_, partition_key=key)
-        for key, reason in {**not_raw, **deferred}.items():
-            context.add_asset_metadata({"status": DEFERRED, "reason": reason}, asset_key=key_, partition_key=key)
-        all_files = [f for key in done for f in done[key][1][table.name]]
-        metadata = partition_metadata(lakehouse, commit_set, table, all_files)
-        metadata.update({"batch_files": len(keys), "committed_files": len(done), "deferred_files": len(deferred)})
-        yield MaterializeResult(asset_key=key_, metadata=metadata)
+            metadata = partition_metadata(lakehouse, commit_set, table, files[table.name], iceberg)
+            metadata.update({"status": "committed", "source": source["location"], "batch_files": len(keys)})
+            if table is SITES:
+                metadata["regions"] = stats.regions
+                metadata["warnings"] = warnings_metadata(stats.warnings)
+            context.log_event(AssetMaterialization(asset_key=AssetKey(["processed", table.name]), partition=key,
+                                                   metadata=metadata))
     for (asset_path, name), per_file in results.items():
         yield batch_check_result(asset_path, name, per_file)
 

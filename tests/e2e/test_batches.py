@@ -69,6 +69,8 @@ def test_a_batch_commits_its_good_files_once_and_quarantines_exactly_the_bad_one
         meta = record.asset_materialization.metadata
         rows = engine.query(f"SELECT count(*) AS n FROM genolake.sites WHERE source_file = '{key}'").to_pylist()[0]["n"]
         assert meta["status"].value == "committed" and meta["dagster/row_count"].value == rows
+    materialized = instance.get_materialized_partitions(AssetKey(["processed", "sites"]))
+    assert materialized == keys  # the batch materialized exactly the files it committed
     for path in (bad_record, bad_header):
         key = partition_key(path.name)
         (own,) = [r for r in instance.get_runs(RunsFilter(job_name="ingest_vcf", tags={"dagster/partition": key}))]
