@@ -341,8 +341,6 @@ def _batches(instance, vcfs: list) -> list[list]:
 def _ingest_batch(defs, resources, instance, batch: list, total: int) -> list:
     """One ingest_vcf run over a batch's partition range; prints a line per committed file and returns the files
     the batch deferred (to run on their own)."""
-    from dagster import DagsterEventType
-
     from .jobs import BATCH_TAG, RANGE_END, RANGE_START
     from .layers.raw import DEFERRED
 
@@ -354,10 +352,8 @@ def _ingest_batch(defs, resources, instance, batch: list, total: int) -> list:
             RANGE_START: first[1].partition_key, RANGE_END: last[1].partition_key, BATCH_TAG: str(len(batch))})
     seconds = time.monotonic() - t0
     rows, status = {}, {}
-    for event in result.all_events:
-        if event.event_type != DagsterEventType.ASSET_MATERIALIZATION:
-            continue
-        materialization = event.event_specific_data.materialization
+    for event in result.get_asset_materialization_events():
+        materialization = event.materialization
         if materialization.asset_key.path[0] != "processed" or materialization.partition is None:
             continue
         meta = materialization.metadata

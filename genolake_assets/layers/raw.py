@@ -45,14 +45,17 @@ def _accept(context, landing: LandingZone, storage: Storage, kind: str, validate
         details = validate(local, landed.location)
     except Rejected as exc:
         reject(context, landing, storage, kind, local, landed.location, exc.details)
+    return MaterializeResult(metadata=_keep(landing, storage, kind, context.partition_key, landed, local, details))
+
+
+def _keep(landing: LandingZone, storage: Storage, kind: str, key: str, landed, local: str, details: dict) -> dict:
+    """Copy an accepted file into the raw zone (a verified copy), release it from landing; its metadata."""
     sha = sha256_file(local)
     name = landed.location.split("/")[-1]
-    raw_path = storage.put_raw(kind, context.partition_key, local, sha, name, landed.location)  # verified copy
+    raw_path = storage.put_raw(kind, key, local, sha, name, landed.location)
     landing.accepted(landed)
-    return MaterializeResult(
-        metadata={"location": landed.location, "raw_path": MetadataValue.path(raw_path), "sha256": sha,
-                  "bytes": landed.size, **details}
-    )
+    return {"location": landed.location, "raw_path": MetadataValue.path(raw_path), "sha256": sha,
+            "bytes": landed.size, **details}
 
 
 # a backfill of many files (from the UI) runs in batches too: one run per BATCH_FILES partitions
@@ -83,14 +86,9 @@ def _accept_batch(context, landing: LandingZone, storage: Storage, kind: str, va
             context.log.warning(f"{exc}: deferred to a run of its own")
             context.add_asset_metadata({"status": DEFERRED, "reason": str(exc)}, partition_key=key)
             continue
-        sha = sha256_file(local)
-        name = landed.location.split("/")[-1]
-        raw_path = storage.put_raw(kind, key, local, sha, name, landed.location)
-        landing.accepted(landed)
         accepted += 1
-        context.add_asset_metadata({"status": "accepted", "location": landed.location,
-                                    "raw_path": MetadataValue.path(raw_path), "sha256": sha, "bytes": landed.size,
-                                    **details}, partition_key=key)
+        context.add_asset_metadata({"status": "accepted",
+                                    **_keep(landing, storage, kind, key, landed, local, details)}, partition_key=key)
     if not accepted:
         raise Failure(description=f"none of the batch's {len(keys)} files was accepted; each runs on its own",
                       allow_retries=False)
