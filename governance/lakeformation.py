@@ -116,6 +116,20 @@ def _columns(spec: dict, table: str, columns_of: Optional[dict[str, list[str]]])
     return None if set(allowed) == set(columns_of[table]) else tuple(sorted(set(allowed)))
 
 
+def _canonical_filter(expression: Optional[str]) -> Optional[str]:
+    """A filter expression as Lake Formation stores it -> the policy's canonical text (``normalise_filter``), so
+    a filter the service re-spells (parentheses, case, ``!=``) compares equal to the one applied. One that does
+    not parse is kept as it is (it then shows as a change, and apply replaces it)."""
+    if not expression:
+        return None
+    from .model import FilterError, normalise_filter
+
+    try:
+        return normalise_filter(expression)
+    except FilterError:
+        return expression
+
+
 def _read(lf, database: str, tables: Iterable[str], catalog_id: Optional[str],
           columns_of: Optional[dict[str, list[str]]]) -> _State:
     tables = sorted(set(tables))
@@ -192,7 +206,7 @@ def _read(lf, database: str, tables: Iterable[str], catalog_id: Optional[str],
                 sources[key].append((None, "FALSE"))
                 continue
             row_filter = (f.get("RowFilter") or {}).get("FilterExpression")
-            sources[key].append((_columns(f, table, columns_of), row_filter or None))
+            sources[key].append((_columns(f, table, columns_of), _canonical_filter(row_filter)))
 
     for key in state.rows:
         permissions = (("DESCRIBE",) if key in described else ()) + (("SELECT",) if sources.get(key) else ())

@@ -461,3 +461,89 @@ def test_filter_needs_a_catalog_id_when_it_cannot_be_found():
     stub.add_client_error("get_data_lake_principal", "AccessDeniedException", "no")
     with stub, pytest.raises(LakeFormationError, match="pass catalog_id"):
         apply(lf, Plan([Change("add", after=Grant(ANALYST, DB, "sites", row_filter="pos > 1"))]), DB)
+
+
+# ------------------------------------------------------------------------------- compound filters settle
+
+
+class _CellsFilters:
+    """moto's Lake Formation (grants, listing, settings) with the data cells filter calls moto lacks served from
+    a dict. Like a real engine, the store re-spells each expression: every predicate in parentheses, keywords
+    upper-cased (``((a = 1) AND (b = 1))``); a plan that compared text would never settle."""
+
+    def __init__(self, client):
+        self._client, self.filters = client, {}
+
+    def __getattr__(self, name):
+        return getattr(self._client, name)
+
+    @staticmethod
+    def respell(expression: str) -> str:
+        import sqlglot
+        from sqlglot import exp
+
+        tree = sqlglot.parse_one(expression)
+        for node in list(tree.find_all(exp.Predicate, exp.Connector, exp.Not)):
+            if not isinstance(node.parent, exp.Paren):
+                node.replace(exp.Paren(this=node.copy()))
+        return tree.sql()
+
+    def create_data_cells_filter(self, TableData):
+        key = (TableData["TableName"], TableData["Name"])
+        if key in self.filters:
+            raise self._client.exceptions.AlreadyExistsException(
+                {"Error": {"Code": "AlreadyExistsException", "Message": "exists"}}, "CreateDataCellsFilter")
+        data = dict(TableData)
+        if "FilterExpression" in data.get("RowFilter", {}):
+            data["RowFilter"] = {"FilterExpression": self.respell(data["RowFilter"]["FilterExpression"])}
+        self.filters[key] = data
+        return {}
+
+    def update_data_cells_filter(self, TableData):
+        self.filters.pop((TableData["TableName"], TableData["Name"]), None)
+        return self.create_data_cells_filter(TableData)
+
+    def delete_data_cells_filter(self, **kwargs):
+        self.filters.pop((kwargs["TableName"], kwargs["Name"]), None)
+        return {}
+
+    def list_data_cells_filter(self, Table, **kwargs):
+        return {"DataCellsFilters": [f for (table, _), f in sorted(self.filters.items()) if table == Table["Name"]]}
+
+
+COMPOUND = {
+    "sites": ["(chrom = '21' OR chrom = '22') AND NOT pos BETWEEN 100 AND 200",
+              "NOT (ref IN ('A', 'C') OR alt = 'T') AND pos >= 5"],
+    "calls": ["sample_id LIKE 'NA12%' AND (gt <> '0/0' OR dp > 10) AND NOT sample_id IN ('NA12878')"],
+    "samples": ["sample_id IN ('a', 'b') OR population = 'CEU' AND NOT sex = 'F'"],
+}
+
+
+def test_compound_filters_settle_on_lake_formation(lf):
+    """apply, then plan: No changes. for AND/OR/NOT/BETWEEN/IN filters read back re-spelled by the service."""
+    from governance.model import normalise_filter
+    from governance.plan import diff as plan_diff, render
+
+    store = _CellsFilters(lf)
+    desired = [Grant(ANALYST, DB, "sites", columns=("chrom", "pos", "ref", "alt"),
+                     row_filter=normalise_filter(COMPOUND["sites"][0]), role="analyst"),
+               Grant(ANALYST, DB, "calls", row_filter=normalise_filter(COMPOUND["calls"][0]), role="analyst"),
+               Grant(CLINICIAN, DB, "sites", row_filter=normalise_filter(COMPOUND["sites"][1]), role="clinician"),
+               Grant(CLINICIAN, DB, "samples", permissions=("SELECT",),
+                     row_filter=normalise_filter(COMPOUND["samples"][0]), role="clinician")]
+    plan = plan_diff(desired, lf_state(store))
+    assert plan.counts() == {"add": 4, "change": 0, "revoke": 0}
+    apply(store, plan, DB, TABLES, catalog_id=ACCOUNT, columns_of=COLUMNS)
+    sent = {g.row_filter for g in desired}
+    stored = [f["RowFilter"]["FilterExpression"] for f in store.filters.values()]
+    assert len(stored) == 4 and not sent & set(stored), stored  # the service's spelling is not ours ...
+    assert all(s.count("(") > min(x.count("(") for x in sent) for s in stored)
+    after = plan_diff(desired, read_actual(store, DB, TABLES, catalog_id=ACCOUNT, columns_of=COLUMNS)[0])
+    assert render(after) == "No changes.", render(after)  # ... and the plan still settles
+    # and a real change in meaning is still a change
+    changed = [g if g.table != "samples" else Grant(CLINICIAN, DB, "samples", permissions=("SELECT",),
+                                                    row_filter=normalise_filter("(sample_id IN ('a', 'b') OR "
+                                                                                "population = 'CEU') AND NOT sex = 'F'"),
+                                                    role="clinician") for g in desired]
+    assert plan_diff(changed, read_actual(store, DB, TABLES, catalog_id=ACCOUNT, columns_of=COLUMNS)[0]
+                     ).counts() == {"add": 0, "change": 1, "revoke": 0}
