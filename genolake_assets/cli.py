@@ -619,7 +619,8 @@ AS_OF = typer.Option(None, "--as-of", help="Read an older snapshot set: a snapsh
 
 
 def _fail(exc: Exception, code: int = 1):
-    console.print(f"[red]{exc}[/]")
+    # escaped: a message may quote input holding "[...]" (rich markup); soft_wrap: one message stays one line
+    console.print(f"[red]{escape(str(exc))}[/]", soft_wrap=True)
     raise typer.Exit(code)
 
 
@@ -657,12 +658,12 @@ def query(sql: str = typer.Argument(..., help="SQL over the catalog, e.g. SELECT
     grants = None
     if role is not None:
         from genolake_assets.transforms.tables import TABLES
-        from governance.local import GovernanceDenied, scope_query
+        from governance.local import GovernanceDenied, check_query
         from governance.model import PolicyError
 
         try:
             grants = _role_grants(policy)
-            sql = scope_query(sql, role, grants, TABLES)
+            check_query(sql, role, grants, TABLES)  # refused before the catalog is opened
         except (GovernanceDenied, PolicyError) as exc:
             _fail(exc)
     engine = _engine()
@@ -675,7 +676,12 @@ def query(sql: str = typer.Argument(..., help="SQL over the catalog, e.g. SELECT
     if as_of:
         console.print(f"as of {commit_set.describe()}")
     try:
-        result = engine.query_at(sql, None, commit_set)
+        if grants is None:
+            result = engine.query_at(sql, None, commit_set)
+        else:  # checked by allow-list, then run on a connection holding only the role's views
+            result = engine.query_as_role(sql, role, grants, commit_set)
+    except GovernanceDenied as exc:
+        _fail(exc)
     except Exception as exc:  # SQL errors: show DuckDB's message, not a traceback
         if grants is not None:
             from genolake_assets.transforms.tables import TABLES
@@ -735,10 +741,15 @@ def governance_apply(policy: Optional[Path] = POLICY, target: Optional[str] = TA
     from governance.model import PolicyError
     from resources.aws import AwsConfigError, AwsError
 
+    import duckdb
+
     try:
         plan = _governance(target).apply(policy)
     except (PolicyError, AwsConfigError, AwsError) as exc:
         _fail(exc)
+    except duckdb.CatalogException:  # the role views select from genolake.<table>: there is nothing yet
+        _fail(ValueError(f"no catalog in {mode.current().home}: run `genolake ingest <files>` (or `make demo`) "
+                         "before `genolake governance apply`"), 2)
     if plan.empty:
         out.print("No changes.")
         return

@@ -19,6 +19,7 @@ from __future__ import annotations
 import json
 import re
 from datetime import datetime, timezone
+from functools import lru_cache
 from typing import Iterable
 
 import sqlglot
@@ -45,7 +46,8 @@ def projection_sql(grant: Grant) -> str:
     return f'SELECT {columns} FROM {grant.database}."{grant.table}"{where}'
 
 
-def _selectable(grants: Iterable[Grant], role: str) -> dict[str, Grant]:
+def selectable(grants: Iterable[Grant], role: str) -> dict[str, Grant]:
+    """The role's SELECT grants by table."""
     return {g.table: g for g in grants if g.role == role and "SELECT" in g.permissions}
 
 
@@ -71,7 +73,7 @@ def read_effective(con, columns_of: dict[str, list[str]]) -> list[Grant]:
     apply): a view made or changed by hand is drift, and ``apply`` puts it back. Each ``role_<role>.<table>`` view
     gives the role's columns (all of the table's: ``None``) and its row filter; permissions come from the recorded
     grant when there is one (a view alone means SELECT), and recorded grants without SELECT (no view) are kept."""
-    from .model import normalise_filter
+    from .model import FilterError, normalise_filter
 
     recorded = {(g.role, g.table): g for g in read_applied(con)}
     views = con.execute(
@@ -85,7 +87,13 @@ def read_effective(con, columns_of: dict[str, list[str]]) -> list[Grant]:
             [schema, table]).fetchall()]
         select = sqlglot.parse_one(sql, read="duckdb").find(exp.Select)
         where = select.args.get("where") if select is not None else None
-        row_filter = normalise_filter(where.this.sql(dialect="duckdb")) if where is not None else None
+        row_filter = None
+        if where is not None:
+            text = where.this.sql(dialect="duckdb")
+            try:
+                row_filter = normalise_filter(text)
+            except FilterError:  # a view changed by hand beyond the bounds: drift, shown as it is
+                row_filter = text
         every = set(columns) == set(columns_of.get(table, ()))
         before = recorded.get((role, table))
         found.append(Grant(principal=before.principal if before else role, database=DATABASE, table=table,
@@ -118,7 +126,7 @@ def apply(con, grants: list[Grant]) -> None:
         for role in sorted({g.role for g in grants}):
             schema = role_schema(role)
             con.execute(f'CREATE SCHEMA "{schema}"')
-            for table, grant in sorted(_selectable(grants, role).items()):
+            for table, grant in sorted(selectable(grants, role).items()):
                 con.execute(f'CREATE VIEW "{schema}"."{table}" AS {projection_sql(grant)}')
         con.execute("COMMIT")
     except Exception:
@@ -127,37 +135,141 @@ def apply(con, grants: list[Grant]) -> None:
 
 
 # -- role-scoped queries -------------------------------------------------------------------------------------------
-def scope_query(sql: str, role: str, grants: list[Grant], tables: Iterable[str]) -> str:
-    """``sql`` rewritten so it reads only what ``role`` may read; ``GovernanceDenied`` otherwise."""
+MAX_QUERY_CHARS = 100_000  # a role query longer than this is refused before it is parsed
+DENIED_SCALARS = frozenset({"current_setting", "getvariable", "getenv"})  # configuration and environment
+_STATEMENTS = (exp.DDL, exp.DML, exp.Command, exp.Set, exp.Pragma, exp.Copy, exp.Use, exp.Describe,
+               exp.Summarize, exp.Transaction, exp.Commit, exp.Rollback, exp.Attach, exp.Detach, exp.Install,
+               exp.LoadData)
+_HEAD = re.compile(r"^\s*([A-Za-z_][A-Za-z0-9_]*)\s*\(")
+
+
+@lru_cache(maxsize=1)
+def duckdb_functions() -> tuple[frozenset[str], frozenset[str]]:
+    """(table functions, other functions) of this DuckDB, by name, from its own catalog: what a role query may
+    call is decided from what DuckDB actually has, not from a list of names someone thought of."""
+    import duckdb
+
+    con = duckdb.connect()
+    try:
+        rows = con.execute("SELECT DISTINCT lower(function_name), function_type FROM duckdb_functions()").fetchall()
+    finally:
+        con.close()
+    table = frozenset(n for n, kind in rows if kind in ("table", "table_macro", "pragma"))
+    scalar = frozenset(n for n, kind in rows if kind in ("scalar", "aggregate", "window", "macro"))
+    return table, scalar - DENIED_SCALARS
+
+
+def _excerpt(node: exp.Expression, width: int = 80) -> str:
+    text = node.sql(dialect="duckdb")
+    return text if len(text) <= width else text[: width - 3] + "..."
+
+
+def _function_name(node: exp.Func) -> str | None:
+    """The name DuckDB would call for ``node`` (None for syntax that is not a call, e.g. CASE)."""
+    if isinstance(node, exp.Anonymous):
+        return str(node.name).lower()
+    match = _HEAD.match(node.sql(dialect="duckdb"))
+    return match.group(1).lower() if match else None
+
+
+def check_query(sql: str, role: str, grants: list[Grant], tables: Iterable[str]) -> tuple[exp.Query, list[exp.Table]]:
+    """Parse ``sql`` and check it reads only what ``role`` may read, by allow-list; ``GovernanceDenied`` with one
+    line naming what is refused otherwise. Returns the tree and its ``genolake`` table nodes.
+
+    * one statement, and it is a query (SELECT / set operation); no statement of any kind inside it;
+    * every source of every scope (sqlglot's scope analysis) is a CTE visible *in that scope* or
+      ``genolake.<table>`` (or its bare name) the role may SELECT; any other name (a system view, another
+      schema, a quoted file path, a CTE name used outside its scope) is refused, and so is a table node the
+      scope analysis did not place;
+    * no table function in any position (FROM, JOIN, LATERAL, a subquery, a scalar call): the table functions
+      are DuckDB's own list (``duckdb_functions()``), and every other call must be a DuckDB scalar, aggregate,
+      window function or macro, minus the ones that read configuration (``DENIED_SCALARS``).
+    """
+    from sqlglot.optimizer.scope import traverse_scope
+
     roles = {g.role for g in grants}
     if role not in roles:
         raise GovernanceDenied(f"unknown role {role!r}: the policy declares {', '.join(sorted(roles)) or 'no roles'}")
-    allowed = _selectable(grants, role)
+    allowed = selectable(grants, role)
     known = set(tables)
+    if len(sql) > MAX_QUERY_CHARS:
+        raise GovernanceDenied(f"role {role!r}: the query is {len(sql):,} characters; the limit is "
+                               f"{MAX_QUERY_CHARS:,}")
     try:
         statements = [s for s in sqlglot.parse(sql, read="duckdb") if s is not None]
-    except sqlglot.errors.ParseError as exc:
-        raise GovernanceDenied(f"role {role!r}: the query does not parse: {exc}") from None
+    except sqlglot.errors.SqlglotError as exc:
+        first = str(exc).splitlines()[0][:200] if str(exc) else type(exc).__name__
+        raise GovernanceDenied(f"role {role!r}: the query does not parse: {first}") from None
+    except RecursionError:
+        raise GovernanceDenied(f"role {role!r}: the query is nested too deeply to check") from None
     if len(statements) != 1 or not isinstance(statements[0], exp.Query):
         raise GovernanceDenied(f"role {role!r}: only a single SELECT query may run under a role")
     tree = statements[0]
-    ctes = {cte.alias_or_name for cte in tree.find_all(exp.CTE)}
-    for node in list(tree.find_all(exp.Table)):
-        name, schema = node.name, node.db
-        if isinstance(node.this, exp.Func) or not name:  # FROM read_parquet(...) and other table functions
-            raise GovernanceDenied(f"role {role!r}: table functions are not allowed under a role ({node.sql()})")
-        if not schema and name in ctes:
-            continue
-        if (schema and schema != DATABASE) or node.catalog or name not in known:
-            raise GovernanceDenied(f"role {role!r}: {node.sql(dialect='duckdb')} is not a {DATABASE} table")
-        if name not in allowed:
-            raise GovernanceDenied(f"role {role!r} has no SELECT grant on {DATABASE}.{name}")
-        alias = node.alias or name
-        subquery = sqlglot.parse_one(projection_sql(allowed[name]), read="duckdb").subquery(alias)
-        node.replace(subquery)
-    for func in tree.find_all(exp.Anonymous):
-        if func.name.lower().startswith(("read_", "parquet_", "iceberg_", "glob", "sniff_")):
-            raise GovernanceDenied(f"role {role!r}: {func.name}() reads files: not allowed under a role")
+    table_functions, functions = duckdb_functions()
+    try:
+        nodes = list(tree.walk())
+        for node in nodes:
+            if isinstance(node, _STATEMENTS):
+                raise GovernanceDenied(f"role {role!r}: {node.key.upper()} is not allowed under a role "
+                                       f"({_excerpt(node)})")
+            if isinstance(node, exp.Lateral) and not isinstance(node.this, (exp.Subquery, exp.Unnest, exp.Explode)):
+                raise GovernanceDenied(f"role {role!r}: table functions are not allowed under a role "
+                                       f"({_excerpt(node)})")
+            if isinstance(node, exp.Func) and not isinstance(node, (exp.Unnest, exp.Explode)):
+                name = _function_name(node)
+                if name is None:
+                    continue
+                if isinstance(node.parent, (exp.Table, exp.Lateral)) or name in table_functions and name not in functions:
+                    raise GovernanceDenied(f"role {role!r}: table functions are not allowed under a role "
+                                           f"({name}())")
+                # a call sqlglot does not know must be one of DuckDB's own functions; one it knows (COUNT,
+                # EXISTS, CAST, ...) is syntax or a DuckDB function, and only the configuration readers are out
+                if name in DENIED_SCALARS or (isinstance(node, exp.Anonymous) and name not in functions):
+                    raise GovernanceDenied(f"role {role!r}: function {name}() is not allowed under a role")
+        placed: list[exp.Table] = []
+        seen: set[int] = set()
+        for scope in traverse_scope(tree):
+            for node in scope.tables:
+                seen.add(id(node))
+                if not isinstance(node.this, exp.Identifier):
+                    raise GovernanceDenied(f"role {role!r}: table functions are not allowed under a role "
+                                           f"({_excerpt(node)})")
+                name, schema = node.name, node.db
+                if not schema and not node.catalog and name in scope.cte_sources:
+                    continue  # a CTE visible in this scope
+                if node.catalog or (schema and schema != DATABASE) or name not in known:
+                    raise GovernanceDenied(f"role {role!r}: {_excerpt(node)} is not a {DATABASE} table")
+                if name not in allowed:
+                    raise GovernanceDenied(f"role {role!r} has no SELECT grant on {DATABASE}.{name}")
+                placed.append(node)
+    except RecursionError:
+        raise GovernanceDenied(f"role {role!r}: the query is nested too deeply to check") from None
+    except GovernanceDenied:
+        raise
+    except sqlglot.errors.SqlglotError as exc:  # the scope analysis could not follow the query
+        raise GovernanceDenied(f"role {role!r}: the query's sources cannot be resolved: "
+                               f"{str(exc).splitlines()[0][:200]}") from None
+    for node in nodes:
+        if isinstance(node, exp.Table) and id(node) not in seen:
+            raise GovernanceDenied(f"role {role!r}: {_excerpt(node)} is a source the checker cannot place; "
+                                   "rewrite the query with plain FROM / JOIN / WITH")
+    return tree, placed
+
+
+def scope_query(sql: str, role: str, grants: list[Grant], tables: Iterable[str], *, rewrite: bool = True) -> str:
+    """``sql`` checked (``check_query``) and, with ``rewrite``, each ``genolake`` table replaced by the role's
+    projection of it (columns and row filter) for an engine that holds the whole catalog. Without ``rewrite``
+    the checked query is returned for a connection that holds only the role's views (``role_connection``)."""
+    tree, placed = check_query(sql, role, grants, tables)
+    if rewrite:
+        allowed = selectable(grants, role)
+        for node in placed:
+            alias = node.alias or node.name
+            subquery = sqlglot.parse_one(projection_sql(allowed[node.name]), read="duckdb").subquery(alias)
+            columns = node.args.get("alias").args.get("columns") if node.args.get("alias") else None
+            if columns:  # FROM t AS x(a, b): keep the column aliases
+                subquery.set("alias", node.args["alias"].copy())
+            node.replace(subquery)
     return tree.sql(dialect="duckdb")
 
 
@@ -167,10 +279,10 @@ def explain_denied(error: Exception, role: str, grants: list[Grant], columns_of:
     if not match:
         return None
     column = match.group(1)
-    hidden = [t for t, g in _selectable(grants, role).items()
+    hidden = [t for t, g in selectable(grants, role).items()
               if g.columns is not None and column in columns_of.get(t, []) and column not in g.columns]
     if not hidden:
         return None
     return (f"role {role!r} may not see column {column!r} of "
-            + ", ".join(f"{DATABASE}.{t} (visible: {', '.join(_selectable(grants, role)[t].columns)})"
+            + ", ".join(f"{DATABASE}.{t} (visible: {', '.join(selectable(grants, role)[t].columns)})"
                         for t in sorted(hidden)))

@@ -80,6 +80,23 @@ class QueryEngine(ConfigurableResource):
     def query_at(self, sql: str, parameters: list | None, commit_set):
         raise NotImplementedError
 
+    def query_as_role(self, sql: str, role: str, grants: list, commit_set):
+        """``sql`` as ``role``: checked by allow-list (``governance.local.check_query``), then run on a DuckDB
+        connection that holds only the role's views over the files of ``commit_set``, with no other file
+        reachable (``resources.sql_views.role_connection``). ``GovernanceDenied`` when the query is refused."""
+        from governance.local import selectable, scope_query
+
+        from .sql_views import role_connection
+
+        from genolake_assets.transforms.tables import TABLES
+
+        checked = scope_query(sql, role, grants, TABLES, rewrite=False)
+        con = role_connection(self.lakehouse(), commit_set, selectable(grants, role))
+        try:
+            return con.sql(checked).to_arrow_table()
+        finally:
+            con.close()
+
     def describe(self, table: str, commit_set) -> list[tuple[str, str, str | None]]:
         """(name, type, comment) of the table's columns as the engine serves them."""
         raise NotImplementedError

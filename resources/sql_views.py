@@ -158,3 +158,40 @@ def connect_at(lakehouse: Lakehouse, commit_set: CommitSet) -> duckdb.DuckDBPyCo
     create_views(con, lakehouse, commit_set)
     return con
 
+
+
+def role_connection(lakehouse: Lakehouse, commit_set: CommitSet, grants: dict) -> duckdb.DuckDBPyConnection:
+    """An in-memory DuckDB that holds only one role's views, for its queries (``genolake query --role``).
+
+    ``grants``: table name -> ``governance.grants.Grant`` of the role (SELECT grants only). Each
+    ``genolake.<table>`` is the role's projection (its columns, its row filter) over exactly the Parquet data files
+    of the table's snapshot in ``commit_set``; nothing else is in the database. File access is then limited to
+    those files (``allowed_paths`` + ``enable_external_access = false``; no extension can be installed or
+    loaded) and the configuration is locked, so a query the SQL checker let through by mistake still cannot read
+    another file, another table, another role's rows or a setting. A file the role's views read can still be read
+    whole by a table function if the checker missed one: the checker (``governance.local.check_query``) is the
+    first guard, this connection the second."""
+    con = duckdb.connect(config={"autoinstall_known_extensions": False, "autoload_known_extensions": False})
+    try:
+        views: list[tuple[str, str]] = []
+        paths: list[str] = []
+        for name, grant in sorted(grants.items()):
+            table = TABLES[name]
+            files = lakehouse.localize([f.path for f in lakehouse.files(name, commit_set.snapshot(name))])
+            paths += files
+            shown = [c for c in table.column_names if grant.columns is None or c in grant.columns]  # table order
+            columns = ", ".join(f'"{c}"' for c in shown)
+            where = f" WHERE {grant.row_filter}" if grant.row_filter else ""
+            views.append((name, f"SELECT {columns} FROM ({view_sql(table, files)}) AS {name}{where}"))
+        con.execute("SET allowed_paths = ?", [sorted(set(paths))] if paths else [[]])
+        con.execute("SET enable_external_access = false")
+        con.execute("SET allow_community_extensions = false")
+        con.execute(f"CREATE SCHEMA {DATABASE}")
+        for name, sql in views:
+            con.execute(f'CREATE VIEW {DATABASE}."{name}" AS {sql}')
+        con.execute(f"USE {DATABASE}")
+        con.execute("SET lock_configuration = true")
+    except Exception:
+        con.close()
+        raise
+    return con
