@@ -288,7 +288,12 @@ def _report_checks(result, where: str = "") -> tuple[int, int]:
 
 def _publish(defs, resources, instance, cohort: str | None = None) -> None:
     """Materialize catalog -> annotated -> reports and print each table's rows; exit 1 if it fails."""
+    from .layers.governance import policy_observation
+
     run_config = {"ops": {REPORT_STEP: {"config": {"cohort": cohort}}}} if cohort else None
+    _, _, observation = policy_observation(instance)  # the policy the permissions apply, observed as the sensor does
+    if observation is not None:
+        instance.report_runless_asset_event(observation)
     with console.status("publishing: catalog -> annotated -> reports -> governance ..."):
         result = _materialize(defs, resources, "publish", instance, run_config=run_config)
     failed_checks, passed_checks = _report_checks(result)

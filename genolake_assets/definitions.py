@@ -22,7 +22,7 @@ from .layers.quarantine import quarantine_spec
 from .layers.raw import clinvar_releases, vcf_files
 from .layers.qc import sample_qc, variant_qc
 from .layers.reports import drug_response_report
-from .sensors import landing_sensor
+from .sensors import landing_sensor, policy_file_sensor
 
 ASSETS = [quarantine_spec, vcf_files, clinvar_releases, processed_vcf, clinvar, *catalog_assets, annotated_variants, variant_qc, sample_qc,
           drug_response_report, policy_file, permissions]
@@ -64,7 +64,7 @@ defs = Definitions(
     asset_checks=[matches_policy],
     jobs=[ingest_vcf_job, ingest_clinvar_job, publish_job, maintenance],
     schedules=[maintenance_schedule],
-    sensors=[*landing_sensors(), automation_sensor, qc_automation_sensor],
+    sensors=[*landing_sensors(), policy_file_sensor, automation_sensor, qc_automation_sensor],
     resources=resources_for_mode(),
     executor=in_process_executor,
 )

@@ -1,5 +1,5 @@
 """Landing sensor: a partition per new (or changed) landed file, new VCFs batched into runs over partition ranges;
-the same content never runs twice."""
+the same content never runs twice. Policy sensor: the policy file observed on start and whenever it changes."""
 
 
 import hashlib
@@ -16,11 +16,13 @@ from dagster import (
     sensor,
 )
 
+from resources.governance import policy_path
 from resources.landing import LocalLandingZone, sha256_file
 from resources.storage import LocalStorage
 
 from .jobs import BATCH_FILES, BATCH_TAG, RANGE_END, RANGE_START, ingest_clinvar_job, ingest_vcf_job
 from .layers.common import LOCATION_TAG, SHA_TAG
+from .layers.governance import policy_observation
 from .partitions import clinvar_releases_partitions, vcf_files_partitions
 
 
@@ -117,3 +119,27 @@ def _single_request(landed, key: str, sha: str) -> RunRequest:
         partition_key=key,
         tags={LOCATION_TAG: landed.location, SHA_TAG: sha},
     )
+
+
+@sensor(
+    name="policy_file_sensor",
+    # a stat and the sha256 of a small file: every loop of the daemon, like the landing sensor
+    minimum_interval_seconds=1,
+    default_status=DefaultSensorStatus.RUNNING,
+    description="Observes governance/policy_file (data version: the file's sha256) when the daemon starts and "
+    "whenever the file changes, without a run. Declarative automation counts a never-observed source as missing "
+    "and would never request governance/permissions; a new data version re-applies the policy.",
+)
+def policy_file_sensor(context: SensorEvaluationContext):
+    # Compared with the newest recorded observation, not only with the cursor: an observation made elsewhere (the
+    # UI's Observe) counts, and a wiped or never-made one is made again.
+    try:
+        path, version, observation = policy_observation(context.instance)
+    except FileNotFoundError:
+        return SensorResult(skip_reason=SkipReason(f"no policy file at {policy_path()}"), cursor=context.cursor)
+    if observation is None:
+        return SensorResult(skip_reason=SkipReason(f"policy unchanged ({version})"), cursor=version)
+    context.log.info(f"policy file {path}: data version {observation.metadata['previous_version'].value} -> {version}")
+    return SensorResult(asset_events=[observation], cursor=version,
+                        # an observation needs no run: said so, not "the sensor function returned an empty result"
+                        skip_reason=SkipReason(f"observed the policy file: data version {version}"))

@@ -40,9 +40,32 @@ POLICY_SPEC = AssetSpec(
 )
 
 
+def policy_version(path) -> str:
+    """The policy file's data version: the first 16 hex digits of its sha256 (the observation's and the sensor's)."""
+    return hashlib.sha256(path.read_bytes()).hexdigest()[:16]
+
+
+def policy_observation(instance):
+    """``(path, version, observation)``: an ``AssetObservation`` of ``governance/policy_file`` when the file's
+    version differs from the newest recorded observation (never observed included), else ``None``. The policy
+    sensor returns it; ``genolake ingest`` records it before publishing, so the CLI and the daemon agree."""
+    from dagster import AssetObservation
+    from dagster._core.definitions.data_version import DATA_VERSION_TAG  # no public way to version an observation
+
+    path = policy_path()
+    version = policy_version(path)
+    records = instance.fetch_observations(POLICY_KEY, limit=1).records
+    recorded = records[0].asset_observation.data_version if records else None
+    if recorded == version:
+        return path, version, None
+    return path, version, AssetObservation(
+        asset_key=POLICY_KEY, tags={DATA_VERSION_TAG: version},
+        metadata={"path": MetadataValue.path(str(path)), "previous_version": recorded or "none"})
+
+
 def _observe_policy():
     path = policy_path()
-    yield ObserveResult(asset_key=POLICY_KEY, data_version=DataVersion(hashlib.sha256(path.read_bytes()).hexdigest()[:16]),
+    yield ObserveResult(asset_key=POLICY_KEY, data_version=DataVersion(policy_version(path)),
                         metadata={"path": MetadataValue.path(str(path))})
 
 
@@ -91,8 +114,13 @@ def permissions(context, governance: GovernanceTarget) -> MaterializeResult:
     })
 
 
+# The check's own automation condition: the automation's runs that apply the permissions together with the annotation
+# or the report (whose checks are in their assets' ops, so Dagster names them in the run request) named only those
+# checks, and matches_policy was left out; with its own condition it is requested whenever the permissions are (and
+# after they change in a run that did not run it).
 @asset_check(asset=permissions, description="The effective grants equal the declared ones (fails on drift: a "
-                                             "grant added or changed by hand, an IAM_ALLOWED_PRINCIPALS grant).")
+                                             "grant added or changed by hand, an IAM_ALLOWED_PRINCIPALS grant).",
+             automation_condition=AutomationCondition.eager())
 def matches_policy(governance: GovernanceTarget) -> AssetCheckResult:
     from governance.plan import render
 

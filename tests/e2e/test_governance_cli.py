@@ -41,6 +41,10 @@ def test_demo_roles_see_exactly_what_the_policy_declares(spark, home, tmp_path):
     (record,) = instance.event_log_storage.get_asset_check_execution_history(key, limit=1)
     assert record.status == AssetCheckExecutionRecordStatus.SUCCEEDED
     assert record.event.dagster_event.event_specific_data.passed  # the check ran and found no drift
+    from genolake_assets.layers.governance import POLICY_KEY, policy_version
+
+    (observed,) = instance.fetch_observations(POLICY_KEY, limit=1).records  # the CLI observed what it applied
+    assert observed.asset_observation.data_version == policy_version(DEFAULT_POLICY)
 
     engine = DuckDBQueryEngine(home=str(home))
     everyone = engine.query("SELECT sample_id FROM genolake.samples").column("sample_id").to_pylist()
