@@ -5,13 +5,19 @@ The same compiled grants that become Lake Formation permissions on AWS become, l
 * ``apply``: the applied grants recorded in ``_governance.grants`` and one schema per role, ``role_<role>``, whose
   views ``role_<role>.<table>`` select the allowed columns and rows of ``genolake.<table>`` (tables without a
   grant have no view). Any DuckDB client opening ``query.duckdb`` can use them.
-* ``scope_query``: ``genolake query --role R``: the SQL is parsed (sqlglot), every table it reads must be a
-  ``genolake`` table the role may SELECT, and each is replaced by the role's projection of it; anything else
-  (another schema, a file, a table function, a statement that is not a query) is refused. A column the role may
-  not see fails with a message naming the role and the column. An unknown role is an error, never full access.
+* ``check_query``: ``genolake query --role R``, first guard: the SQL is parsed (sqlglot) and checked by
+  allow-list: every source of every scope must be a CTE visible in that scope or a ``genolake`` table the role
+  may SELECT; table functions (in any position), unknown calls, configuration readers and statements are refused
+  with one line naming what. An unknown role is an error, never full access.
+* second guard (``resources.sql_views.role_connection``): the checked query runs on an in-memory DuckDB holding
+  only the role's views, file access limited to their data files, configuration locked. A column the role may
+  not see fails there, said in the role's terms by ``explain_denied``.
+* ``scope_query``: the checked query, optionally rewritten with each table replaced by the role's projection
+  (for an engine that holds the whole catalog).
 
-Plain library (duckdb, sqlglot): no dagster. It guards a shared laptop catalog against mistakes, not against
-someone who can read the Parquet files directly; on AWS, Lake Formation is the boundary.
+Plain library (duckdb, sqlglot): no dagster. Through ``genolake query --role`` a role reads only its tables,
+columns and rows; someone who can open ``query.duckdb`` or the warehouse folder reads everything (the operating
+system's file permissions are the boundary there); on AWS, Lake Formation is the boundary.
 """
 
 from __future__ import annotations
