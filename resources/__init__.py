@@ -1,24 +1,37 @@
 """Configurable Dagster resources, each with a local face (this machine) and an AWS face.
 
 ``resources_for_mode()`` builds the set for the mode chosen by GENOLAKE_MODE (local by default).
+
+Nothing is imported eagerly: ``import resources.lakehouse`` (a plain library) must not load Dagster or Spark, so the
+resource classes are imported when the set is built, and ``resources.<Class>`` is resolved on first use.
 """
 
 from __future__ import annotations
 
+import importlib
 import os
 
-from genolake_assets.mode import Settings, current
-
-from .catalog import IcebergCatalog
-from .landing import LocalLandingZone
-from .query import DuckDBQueryEngine
-from .emr import VcfClusterJob
-from .governance import LakeFormationGovernance, LocalGovernance
-from .spark import SparkResource
-from .storage import LocalStorage
+_LAZY = {"IcebergCatalog": "catalog", "LocalLandingZone": "landing", "DuckDBQueryEngine": "query",
+         "SparkResource": "spark", "LocalStorage": "storage"}
 
 
-def resources_for_mode(settings: Settings | None = None) -> dict:
+def __getattr__(name: str):
+    if name in _LAZY:
+        return getattr(importlib.import_module(f".{_LAZY[name]}", __name__), name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
+def resources_for_mode(settings=None) -> dict:
+    from genolake_assets.mode import current
+
+    from .catalog import IcebergCatalog
+    from .emr import VcfClusterJob
+    from .governance import LocalGovernance
+    from .landing import LocalLandingZone
+    from .query import DuckDBQueryEngine
+    from .spark import SparkResource
+    from .storage import LocalStorage
+
     settings = settings or current()
     if settings.mode == "local":
         home = str(settings.home)
@@ -41,7 +54,9 @@ def aws_resources(environ=None) -> dict:
     from .aws import AwsConfigError, AwsSettings
     from .catalog import GlueIcebergCatalog
     from .emr import cluster_job_from_env
+    from .governance import LakeFormationGovernance
     from .query import GlueDuckDBQueryEngine
+    from .spark import SparkResource
     from .s3_landing import S3LandingZone
     from .s3_storage import S3Storage
 
