@@ -30,7 +30,7 @@ filters = st.recursive(
     lambda inner: st.one_of(
         st.tuples(inner, st.sampled_from(["AND", "OR"]), inner).map(lambda t: f"({t[0]}) {t[1]} ({t[2]})"),
         st.tuples(inner, st.sampled_from(["AND", "OR"]), inner, st.booleans()).map(
-            lambda t: _wrap(f"({t[0]} {t[1]} {t[2]})", t[3])) .filter(lambda s: True),
+            lambda t: _wrap(f"({t[0]} {t[1]} {t[2]})", t[3])),
         inner.map(lambda x: f"NOT ({x})"),
     ),
     max_leaves=8,
