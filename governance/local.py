@@ -165,9 +165,11 @@ def duckdb_functions() -> tuple[frozenset[str], frozenset[str]]:
     return table, scalar - DENIED_SCALARS
 
 
-def _excerpt(node: exp.Expression, width: int = 80) -> str:
-    text = node.sql(dialect="duckdb")
-    return text if len(text) <= width else text[: width - 3] + "..."
+def _excerpt(node: exp.Expression) -> str:
+    """A node of the query as a message quotes it: its SQL, cut as every governance message cuts input."""
+    from .model import clip
+
+    return clip(node.sql(dialect="duckdb"))
 
 
 def _function_name(node: exp.Func) -> str | None:

@@ -131,7 +131,7 @@ _REPR.maxlevel, _REPR.maxdict, _REPR.maxlist, _REPR.maxtuple, _REPR.maxset = 2, 
 _REPR.maxstring, _REPR.maxother, _REPR.maxlong = 40, 40, 40
 
 
-def _clip(text: str, limit: int = EXCERPT) -> str:
+def clip(text: str, limit: int = EXCERPT) -> str:
     """``text`` on one line, cut to ``limit`` characters with its length when cut: a message never echoes a
     whole input."""
     text = " ".join(str(text).split())
@@ -143,7 +143,7 @@ def _excerpt(value: Any, limit: int = EXCERPT) -> str:
     structure shortened (``reprlib``, which never builds the whole repr)."""
     if isinstance(value, str):
         return repr(value) if len(value) <= limit else f"{value[:limit]!r}...({len(value)} chars)"
-    return _clip(_REPR.repr(value), limit)
+    return clip(_REPR.repr(value), limit)
 
 
 def where(source: str, role: Optional[str] = None, index: Optional[int] = None, table: Optional[str] = None) -> str:
@@ -174,7 +174,7 @@ class _UniqueKeyLoader(yaml.SafeLoader):
         if isinstance(event, yaml.AliasEvent) or getattr(event, "anchor", None) is not None:
             what = "alias *" if isinstance(event, yaml.AliasEvent) else "anchor &"
             raise yaml.composer.ComposerError(
-                None, None, f"YAML {what}{_clip(event.anchor, 40)} is not allowed in a policy file; expected every "
+                None, None, f"YAML {what}{clip(event.anchor, 40)} is not allowed in a policy file; expected every "
                 "value written out (no anchors & or aliases *)", event.start_mark)
         self._nodes += 1
         if self._nodes > MAX_YAML_NODES:
@@ -251,7 +251,7 @@ def _pydantic_message(source: str, raw: Any, error: Mapping[str, Any]) -> str:
     elif kind == "extra_forbidden":
         what = f"unknown key {_excerpt(field)}; expected one of {', '.join(_KEYS[level])}"
     elif kind == "value_error":
-        what = _clip(error.get("ctx", {}).get("error", error["msg"]), 400)
+        what = clip(error.get("ctx", {}).get("error", error["msg"]), 400)
     elif field is None:  # the role or grant itself has the wrong shape
         shape = {"role": "a mapping with principal, description, grants",
                  "grant": "a mapping with table, permissions, columns | exclude_columns, exclude_classifications, "
@@ -318,8 +318,8 @@ def _yaml_message(path: Path, e: Exception) -> str:
     elif isinstance(e, yaml.YAMLError):
         problem = getattr(e, "problem", None) or str(e)
     else:  # e.g. an integer of more than 4300 digits (ValueError)
-        problem = f"{type(e).__name__}: {_clip(e, 120)}"
-    problem = _clip(problem, 200)
+        problem = f"{type(e).__name__}: {clip(e, 120)}"
+    problem = clip(problem, 200)
     expected = "" if "; expected" in problem else "; expected a YAML mapping with version, database, roles"
     return f"{path}: YAML does not parse{at}: {problem}{expected}"
 
@@ -363,7 +363,7 @@ def validate_policy(policy: Policy, tables: Mapping[str, Table] = TABLES) -> Non
             raise PolicyError(f"{where(source, role_name)}: role name is not a plain lower-case identifier; "
                               "expected letters, digits and _ (it names the role's local views)")
         if role.principal in principals:
-            raise PolicyError(f"{where(source, role_name)}: principal {_clip(role.principal)} is also role "
+            raise PolicyError(f"{where(source, role_name)}: principal {clip(role.principal)} is also role "
                               f"{_excerpt(principals[role.principal])}'s; expected one role per principal")
         principals[role.principal] = role_name
         seen: dict[str, int] = {}
@@ -508,7 +508,7 @@ def _parse(sql: str, bounds: tuple[int, Optional[int], Optional[int]] = _TEXT_BO
                               "(comment the YAML instead)")
     except sqlglot.errors.SqlglotError as e:
         first = str(e).splitlines()[0] if str(e) else type(e).__name__
-        raise FilterError(f"row_filter {_excerpt(sql)} does not parse ({_clip(first, 160)}); expected an SQL "
+        raise FilterError(f"row_filter {_excerpt(sql)} does not parse ({clip(first, 160)}); expected an SQL "
                           "predicate such as sample_id LIKE 'NA12%'") from None
     except RecursionError:
         raise FilterError(f"row_filter {_excerpt(sql)} is nested too deeply to parse; expected at most "
@@ -542,15 +542,15 @@ class _Checker:
         elif isinstance(node, exp.Escape):
             what = "LIKE ... ESCAPE"
         elif isinstance(node, (exp.Cast, exp.TryCast)):
-            what = f"a cast or typed literal ({_clip(node.sql())})"
+            what = f"a cast or typed literal ({clip(node.sql())})"
         elif isinstance(node, exp.Anonymous):
-            what = f"function {_clip(node.name, 40)}()"
+            what = f"function {clip(node.name, 40)}()"
         elif isinstance(node, exp.Func):
             what = f"function {node.sql_name()}()"
         elif isinstance(node, (exp.DDL, exp.DML, exp.Command, exp.Drop)):
             what = f"a statement ({node.key.upper()})"
         else:
-            what = f"{node.key.upper()} ({_clip(node.sql())})"
+            what = f"{node.key.upper()} ({clip(node.sql())})"
         return self.fail(f"{what} is not allowed")
 
     @staticmethod
@@ -569,7 +569,7 @@ class _Checker:
         if isinstance(node, _COMPARISONS):
             left, right = self.value(node.this), self.value(node.expression)
             if "null" in (left, right):
-                raise self.fail(f"{_clip(node.sql())} compares with NULL (never true); use IS [NOT] NULL")
+                raise self.fail(f"{clip(node.sql())} compares with NULL (never true); use IS [NOT] NULL")
             self.same(node, left, right)
             return self.lf_operands(node, [node.this, node.expression])
         if isinstance(node, exp.In):
@@ -580,7 +580,7 @@ class _Checker:
             kind = self.value(node.this)
             for item in node.expressions:
                 if not self.is_literal(item):
-                    raise self.fail(f"IN list item {_clip(item.sql())} is not a literal")
+                    raise self.fail(f"IN list item {clip(item.sql())} is not a literal")
                 self.same(node, kind, self.value(item))
             return self.lf_operands(node, [node.this])
         if isinstance(node, exp.Like):
@@ -588,11 +588,11 @@ class _Checker:
                 raise self.refuse(node)
             for side in (node.this, node.expression):
                 if self.value(side) != "string":
-                    raise self.fail(f"LIKE needs text on both sides, got {_clip(side.sql())}")
+                    raise self.fail(f"LIKE needs text on both sides, got {clip(side.sql())}")
             return self.lf_operands(node, [node.this, node.expression])
         if isinstance(node, exp.Is):
             if not isinstance(node.expression, exp.Null) or self.extra_args(node, ("this", "expression", "negate")):
-                raise self.fail(f"{_clip(node.sql())} is not allowed; only IS NULL / IS NOT NULL")
+                raise self.fail(f"{clip(node.sql())} is not allowed; only IS NULL / IS NOT NULL")
             self.value(node.this)
             if self.lake_formation:
                 if isinstance(node.this, exp.Column) and node.this.name.lower() in self.partitions:
@@ -606,12 +606,12 @@ class _Checker:
                 self.same(node, kind, self.value(bound))
             return self.lf_operands(node, [node.this, node.args["low"], node.args["high"]])
         if isinstance(node, (exp.Column, exp.Literal, exp.Boolean, exp.Null)):
-            raise self.fail(f"{_clip(node.sql())} is not a predicate")
+            raise self.fail(f"{clip(node.sql())} is not a predicate")
         raise self.refuse(node)
 
     def same(self, node: exp.Expression, left: str, right: str) -> None:
         if left != right and "null" not in (left, right):
-            raise self.fail(f"{_clip(node.sql())} compares a {left} with a {right}")
+            raise self.fail(f"{clip(node.sql())} compares a {left} with a {right}")
 
     def lf_operands(self, node: exp.Expression, operands: list[exp.Expression]) -> None:
         """Lake Formation: a column compared with literals only (no functions, no column vs column)."""
@@ -619,10 +619,10 @@ class _Checker:
             return
         columns = [o for o in operands if isinstance(self.unparen(o), exp.Column)]
         if any(not isinstance(self.unparen(o), exp.Column) and not self.is_literal(o) for o in operands):
-            raise self.lf_fail(f"{_clip(node.sql())} uses a function or expression")
+            raise self.lf_fail(f"{clip(node.sql())} uses a function or expression")
         if len(columns) != 1:
-            raise self.lf_fail(f"{_clip(node.sql())} compares a column with a column" if columns
-                               else f"{_clip(node.sql())} has no column")
+            raise self.lf_fail(f"{clip(node.sql())} compares a column with a column" if columns
+                               else f"{clip(node.sql())} has no column")
 
     # values ----------------------------------------------------------------------------------------------
     @staticmethod
@@ -661,33 +661,33 @@ class _Checker:
         name = FUNCTIONS[type(node)]
         if isinstance(node, (exp.Lower, exp.Upper)):
             if self.extra_args(node, ("this",)) or self.value(node.this) != "string":
-                raise self.fail(f"{name}() takes one text argument, got {_clip(node.sql())}")
+                raise self.fail(f"{name}() takes one text argument, got {clip(node.sql())}")
             return "string"
         if isinstance(node, exp.Length):
             if self.extra_args(node, ("this",)) or self.value(node.this) != "string":
-                raise self.fail(f"{name}() takes one text argument, got {_clip(node.sql())}")
+                raise self.fail(f"{name}() takes one text argument, got {clip(node.sql())}")
             return "number"
         if isinstance(node, exp.Substring):
             if self.extra_args(node, ("this", "start", "length")) or self.value(node.this) != "string":
-                raise self.fail(f"substring() takes text, start[, length], got {_clip(node.sql())}")
+                raise self.fail(f"substring() takes text, start[, length], got {clip(node.sql())}")
             for arg in (node.args.get("start"), node.args.get("length")):
                 if arg is not None and self.value(arg) != "number":
-                    raise self.fail(f"substring() takes numeric start and length, got {_clip(node.sql())}")
+                    raise self.fail(f"substring() takes numeric start and length, got {clip(node.sql())}")
             return "string"
         # coalesce
         if self.extra_args(node, ("this", "expressions")) or not node.expressions:
-            raise self.fail(f"coalesce() takes two or more arguments, got {_clip(node.sql())}")
+            raise self.fail(f"coalesce() takes two or more arguments, got {clip(node.sql())}")
         kinds = {self.value(a) for a in [node.this, *node.expressions]} - {"null"}
         if len(kinds) > 1:
-            raise self.fail(f"{_clip(node.sql())} mixes {' and '.join(sorted(kinds))}")
+            raise self.fail(f"{clip(node.sql())} mixes {' and '.join(sorted(kinds))}")
         return kinds.pop() if kinds else "null"
 
     def column(self, node: exp.Column) -> str:
         if node.args.get("db") is not None or node.args.get("catalog") is not None:
-            raise self.fail(f"qualified column {_clip(node.sql())} is not allowed; use the bare column name")
+            raise self.fail(f"qualified column {clip(node.sql())} is not allowed; use the bare column name")
         qualifier = node.table
         if qualifier and qualifier.lower() != self.table.name:
-            raise self.fail(f"column {_clip(node.sql())} of another table is not allowed")
+            raise self.fail(f"column {clip(node.sql())} of another table is not allowed")
         name = node.name.lower()
         column = self.columns.get(name)
         if column is None:
